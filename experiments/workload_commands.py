@@ -1,0 +1,36 @@
+"""``codesign-gym workloads ...``: list the zoo and ConfuciuX's files, show one layer table."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("workloads", help="list workloads or show one layer table")
+    commands = group.add_subparsers(dest="workloads_command", required=True, metavar="SUBCOMMAND")
+    commands.add_parser("list", help="list every workload name").set_defaults(handler=run_list)
+    show = commands.add_parser("show", help="print a workload's layer table")
+    show.add_argument("name", help="zoo name, cfx/<name>, or a layer-table CSV")
+    show.set_defaults(handler=run_show)
+
+
+def run_list(_args: argparse.Namespace) -> int:
+    from codesign_gym.costmodels.workloads import get_workload, list_workloads
+
+    for name in list_workloads():
+        table = get_workload(name)
+        print(f"{name:28s} {len(table):4d} layers {int(table.macs.sum()):>16,} MACs")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from codesign_gym.costmodels.workloads import get_workload
+    from codesign_gym.experiments.tables import render_table
+
+    table = get_workload(args.name)
+    rows = table.to_rows()
+    for row, macs in zip(rows, table.macs.tolist()):
+        row["macs"] = macs
+    print(render_table(rows))
+    print(f"\n{len(table)} layers, {int(table.macs.sum()):,} MACs")
+    return 0
