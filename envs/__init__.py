@@ -1,1 +1,13 @@
-"""placeholder"""
+"""Gymnasium environments for hardware-software co-design, registered on import.
+
+>>> import gymnasium, codesign_gym.envs
+>>> env = gymnasium.make("codesign/ResourceAssignment-v0", workload="cfx/mobilenet_v2", dataflow="dla")
+
+Every number in a reward comes from a cost model in :mod:`codesign_gym.costmodels`.
+"""
+
+from codesign_gym.envs.registration import ENV_IDS, register_all
+
+register_all()
+
+__all__ = ["ENV_IDS", "register_all"]

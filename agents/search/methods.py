@@ -1,0 +1,222 @@
+"""Search baselines behind the ask/tell interface: random, genetic, simulated annealing, and
+Bayesian optimisation (optuna's TPE). All minimise ``Evaluation.fitness``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign_gym.agents.search.base import SearchMethod
+from codesign_gym.envs.design_space import Evaluation
+
+
+class RandomSearch(SearchMethod):
+    """Uniformly random designs; ignores feedback."""
+
+    name = "random"
+
+    def ask(self, n: int) -> np.ndarray:
+        return self.random_designs(n)
+
+    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
+        pass
+
+
+class GeneticAlgorithm(SearchMethod):
+    """Generational GA with elitism, tournament selection, uniform crossover and per-gene mutation.
+
+    Args:
+        population: designs per generation (the batch it asks for is one generation).
+        elite: best designs copied unchanged into the next generation.
+        mutation_rate: probability that a gene is redrawn; default ``2 / D``.
+        local_mutation: share of mutations that move a gene by +-1 level instead of redrawing it
+            (levels are ordered, so small moves refine a good design).
+        seed_design: optional (D,) design the first generation is built around (ConfuciuX's
+            second stage seeds the GA with the best RL design); the rest are its mutants.
+    """
+
+    name = "genetic"
+
+    def __init__(
+        self,
+        nvec: np.ndarray,
+        seed: int = 0,
+        population: int = 32,
+        elite: int = 2,
+        tournament: int = 3,
+        mutation_rate: float | None = None,
+        local_mutation: float = 0.5,
+        seed_design: np.ndarray | None = None,
+    ):
+        super().__init__(nvec, seed)
+        if population < 2 or not 0 <= elite < population:
+            raise ValueError(f"population={population}, elite={elite}: need population >= 2 and 0 <= elite < population")
+        self.population = population
+        self.elite = elite
+        self.tournament = tournament
+        self.mutation_rate = 2.0 / self.nvec.size if mutation_rate is None else mutation_rate
+        self.local_mutation = local_mutation
+        self._pool: np.ndarray | None = None  # (M, D) evaluated designs competing for the next generation
+        self._fit: np.ndarray | None = None  # (M,) their fitness
+        self._queue = self._first_generation(seed_design)
+
+    def _first_generation(self, seed_design: np.ndarray | None) -> np.ndarray:
+        if seed_design is None:
+            return self.random_designs(self.population)
+        seed_design = np.asarray(seed_design, dtype=np.int64)
+        if seed_design.shape != self.nvec.shape or np.any(seed_design < 0) or np.any(seed_design >= self.nvec):
+            raise ValueError(f"seed_design {seed_design.tolist()} does not fit the design space nvec={self.nvec.tolist()}")
+        mutants = self.mutate(np.tile(seed_design, (self.population - 1, 1)))
+        return np.concatenate([seed_design[None, :], mutants])
+
+    def mutate(self, designs: np.ndarray) -> np.ndarray:
+        """Mutated copies of ``designs`` (N, D)."""
+        out = designs.copy()
+        hit = self.rng.random(out.shape) < self.mutation_rate
+        local = self.rng.random(out.shape) < self.local_mutation
+        step = np.where(self.rng.random(out.shape) < 0.5, -1, 1)
+        moved = np.clip(out + step, 0, self.nvec - 1)
+        redrawn = (self.rng.random(out.shape) * self.nvec).astype(np.int64)
+        return np.where(hit, np.where(local, moved, redrawn), out)
+
+    def _next_generation(self) -> np.ndarray:
+        """Children of the evaluated pool: its ``elite`` best unchanged, the rest bred by tournament."""
+        order = np.argsort(self._fit, kind="stable")
+        pool, fit = self._pool[order][: self.population], self._fit[order][: self.population]
+        n_children = self.population - min(self.elite, len(pool))
+        contenders = self.rng.integers(0, len(pool), (2 * n_children, self.tournament))
+        winners = contenders[np.arange(2 * n_children), np.argmin(fit[contenders], axis=1)]
+        a, b = pool[winners[:n_children]], pool[winners[n_children:]]
+        children = np.where(self.rng.random(a.shape) < 0.5, a, b)
+        # keep the elite in the pool so they compete in the next round too
+        self._pool, self._fit = pool[: self.elite], fit[: self.elite]
+        return np.concatenate([pool[: self.elite], self.mutate(children)])
+
+    def ask(self, n: int) -> np.ndarray:
+        while self._queue.shape[0] < n:
+            evaluated = self._pool is not None and len(self._pool) > 0
+            self._queue = np.concatenate([self._queue, self._next_generation() if evaluated else self.random_designs(self.population)])
+        out, self._queue = self._queue[:n], self._queue[n:]
+        return out
+
+    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
+        fit = evaluation.fitness.astype(float)
+        if self._pool is None:
+            self._pool, self._fit = designs.copy(), fit.copy()
+        else:
+            self._pool = np.concatenate([self._pool, designs])
+            self._fit = np.concatenate([self._fit, fit])
+
+
+class SimulatedAnnealing(SearchMethod):
+    """``chains`` annealing chains stepped together; an ask of ``n`` designs spreads ``n``
+    neighbour proposals round-robin over the chains, and each chain moves to its best proposal
+    by the Metropolis rule.
+
+    A proposal changes ``moves`` genes by +-1 level (or redraws one with probability
+    ``redraw``). The temperature (in fitness units) falls geometrically from ``t_start`` to
+    ``t_end`` over ``steps`` ask/tell rounds; by default over the whole budget given to
+    :func:`run_search`.
+    """
+
+    name = "annealing"
+
+    def __init__(
+        self,
+        nvec: np.ndarray,
+        seed: int = 0,
+        chains: int = 4,
+        t_start: float = 0.03,
+        t_end: float = 1e-4,
+        steps: int | None = None,
+        moves: int = 1,
+        redraw: float = 0.05,
+    ):
+        super().__init__(nvec, seed)
+        self.chains = chains
+        self.t_start, self.t_end = t_start, t_end
+        self.steps = 1000 if steps is None else max(int(steps), 1)
+        self._fixed_steps = steps is not None
+        self.moves, self.redraw = moves, redraw
+        self.current: np.ndarray | None = None
+        self.current_fit = np.full(chains, np.inf)
+        self._step = 0
+        self._pending: np.ndarray | None = None  # chain index of each asked design
+
+    def plan(self, budget: int, batch_size: int) -> None:
+        if not self._fixed_steps:
+            self.steps = max(-(-budget // batch_size), 1)
+
+    @property
+    def temperature(self) -> float:
+        frac = min(self._step / self.steps, 1.0)
+        return self.t_start * (self.t_end / self.t_start) ** frac
+
+    def ask(self, n: int) -> np.ndarray:
+        if self.current is None:
+            self.current = self.random_designs(self.chains)
+            idx = np.arange(n) % self.chains
+            self._pending = idx
+            return self.current[idx].copy()
+        idx = np.arange(n) % self.chains
+        base = self.current[idx]
+        out = base.copy()
+        rows = np.arange(n)
+        for _ in range(self.moves):
+            gene = self.rng.integers(0, self.nvec.size, n)
+            step = np.where(self.rng.random(n) < 0.5, -1, 1)
+            moved = np.clip(out[rows, gene] + step, 0, self.nvec[gene] - 1)
+            redrawn = (self.rng.random(n) * self.nvec[gene]).astype(np.int64)
+            out[rows, gene] = np.where(self.rng.random(n) < self.redraw, redrawn, moved)
+        self._pending = idx
+        return out
+
+    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
+        fit = evaluation.fitness.astype(float)
+        temp = self.temperature
+        for chain in np.unique(self._pending):
+            mine = np.flatnonzero(self._pending == chain)
+            j = mine[np.argmin(fit[mine])]
+            delta = fit[j] - self.current_fit[chain]
+            if not np.isfinite(self.current_fit[chain]) or delta <= 0 or self.rng.random() < np.exp(-delta / temp):
+                self.current[chain] = designs[j]
+                self.current_fit[chain] = fit[j]
+        self._step += 1
+
+
+class BayesianOptimization(SearchMethod):
+    """Bayesian optimisation with optuna's TPE sampler (multivariate), one integer parameter per
+    design variable. optuna is a well-kept BO library; we do not hand-write a surrogate."""
+
+    name = "bayesian"
+
+    def __init__(self, nvec: np.ndarray, seed: int = 0, startup_trials: int = 20):
+        super().__init__(nvec, seed)
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=startup_trials)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self._distributions = {f"x{d}": optuna.distributions.IntDistribution(0, int(k) - 1) for d, k in enumerate(self.nvec)}
+        self._trials: list = []
+
+    def ask(self, n: int) -> np.ndarray:
+        self._trials = [self.study.ask(self._distributions) for _ in range(n)]
+        return np.array([[t.params[f"x{d}"] for d in range(self.nvec.size)] for t in self._trials], dtype=np.int64)
+
+    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
+        for trial, value in zip(self._trials, evaluation.fitness.tolist()):
+            self.study.tell(trial, float(value))
+        self._trials = []
+
+
+#: Search methods by name, for experiment configs and the CLI.
+SEARCH_METHODS: dict[str, type[SearchMethod]] = {
+    cls.name: cls for cls in (RandomSearch, GeneticAlgorithm, SimulatedAnnealing, BayesianOptimization)
+}
+
+
+def make_search_method(name: str, nvec: np.ndarray, seed: int = 0, **options) -> SearchMethod:
+    """Instantiate a search method by name (see :data:`SEARCH_METHODS`)."""
+    if name not in SEARCH_METHODS:
+        raise ValueError(f"search method {name!r} is not known; expected one of {sorted(SEARCH_METHODS)}")
+    return SEARCH_METHODS[name](nvec, seed=seed, **options)

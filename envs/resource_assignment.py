@@ -1,0 +1,439 @@
+"""``codesign/ResourceAssignment-v0``: give each DNN layer PEs and a buffer level (ConfuciuX).
+
+One episode configures a whole model, one layer per step. The action is a pair of level
+indices ``(pe_level, buffer_level)`` into the PE and buffer tables (ConfuciuX's by default).
+The per-layer cost comes from the dataflow cost model, priced for every action once at
+construction (:mod:`codesign_gym.costmodels.resource_assignment`), so a step is an index.
+
+The single env and the natively batched vector env share :class:`ResourceAssignmentProblem`
+(the tables, budget and normalisation) and :class:`_Episodes` (the batched episode logic).
+See ``docs/envs/resource_assignment.md`` for spaces, reward and ``info`` keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from codesign_gym.costmodels.resource_assignment import (
+    CFX_BUFFER_LEVELS,
+    CFX_PE_LEVELS,
+    OBJECTIVES,
+    SEPARABLE_OBJECTIVES,
+    Budget,
+    LayerCostTable,
+    corner_budget,
+    design_metrics,
+    layer_cost_table,
+)
+from codesign_gym.costmodels.workloads import LayerTable, LayerType, get_workload
+from codesign_gym.envs.design_space import Evaluation
+
+#: The env accepts ConfuciuX's dataflow names as aliases of ours.
+DATAFLOW_ALIASES = {"dla": "cfx_dla", "shi": "cfx_shi", "eye": "cfx_eye"}
+_DIMS = ("K", "C", "Y", "X", "R", "S", "stride")
+_NUM_TYPES = len(LayerType)
+
+
+class ResourceAssignmentProblem:
+    """The priced problem: cost tables, budget, reward normalisation and batched design scoring.
+
+    Args:
+        workload: zoo name, ``cfx/<name>``, path of a layer-table CSV, or a :class:`LayerTable`.
+        dataflow: a built-in dataflow name (``cfx_dla``/``dla``, ``cfx_shi``/``shi``, ``cfx_eye``/``eye``, ``kcp``, ...).
+        objective: ``latency`` (cycles), ``energy`` (pJ, MAESTRO's total) or ``edp`` (whole-model
+            latency x energy, not separable).
+        constraint: ``area`` or ``power``; may carry the ratio as ``"area:0.5"``.
+        constraint_ratio: budget = low + ratio * (high - low) over ConfuciuX's four corner designs; 0 < ratio <= 1.
+        pe_levels, buffer_levels: the level tables (ConfuciuX's by default).
+    """
+
+    def __init__(
+        self,
+        workload: str | LayerTable = "cfx/mobilenet_v2",
+        dataflow: str = "cfx_dla",
+        objective: str = "latency",
+        constraint: str = "area",
+        constraint_ratio: float | None = None,
+        pe_levels: Sequence[int] = CFX_PE_LEVELS,
+        buffer_levels: Sequence[int] = CFX_BUFFER_LEVELS,
+    ):
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective {objective!r} is not known; expected one of {OBJECTIVES}")
+        kind, ratio = _parse_constraint(constraint, constraint_ratio)
+        self.layers = workload if isinstance(workload, LayerTable) else get_workload(workload)
+        if len(self.layers) == 0:
+            raise ValueError("the layer table is empty; expected at least one layer")
+        self.dataflow = DATAFLOW_ALIASES.get(dataflow, dataflow)
+        self.objective = objective
+        self.table: LayerCostTable = layer_cost_table(self.layers, self.dataflow, pe_levels, buffer_levels)
+        self.budget: Budget = corner_budget(self.table, kind, ratio)
+        self.num_layers = len(self.layers)
+        self.num_pe_levels = int(self.table.pe_levels.size)
+        self.num_buffer_levels = int(self.table.buffer_levels.size)
+
+        flat = lambda a: a.reshape(self.num_layers, -1)  # noqa: E731  (L, P*B)
+        self.latency = flat(self.table.runtime_cycles)
+        self.energy = flat(self.table.energy_pj)
+        self.constraint_cost = flat(self.table.metric(kind))
+        # Normalisation: the unconstrained lower bound, sum over layers of the cheapest action.
+        self.latency_norm = float(self.latency.min(axis=1).sum())
+        self.energy_norm = float(self.energy.min(axis=1).sum())
+        self.layer_dims_norm = self._normalised_dims()
+
+    # ------------------------------------------------------------------ scoring
+    def objective_of(self, latency: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """Whole-model objective from summed latency (cycles) and energy (pJ)."""
+        if self.objective == "latency":
+            return latency
+        if self.objective == "energy":
+            return energy
+        return latency * energy
+
+    @property
+    def objective_norm(self) -> float:
+        """The objective's unconstrained lower bound (per-layer cheapest actions); rewards divide by it."""
+        return float(self.objective_of(np.float64(self.latency_norm), np.float64(self.energy_norm)))
+
+    def evaluate_designs(self, pe_index: np.ndarray, buffer_index: np.ndarray) -> dict[str, np.ndarray]:
+        """Score a batch of complete designs.
+
+        Args:
+            pe_index, buffer_index: integer level indices, shape ``(N, L)`` in the workload's layer order.
+        Returns:
+            ``(N,)`` arrays: ``objective``, ``latency`` (cycles), ``energy`` (pJ), ``edp``,
+            ``constraint`` (summed area or power), ``feasible`` (constraint <= budget).
+        """
+        pe_index = self._check_index("pe_index", pe_index, self.num_pe_levels)
+        buffer_index = self._check_index("buffer_index", buffer_index, self.num_buffer_levels)
+        metrics = design_metrics(self.table, pe_index, buffer_index)
+        metrics["objective"] = metrics[self.objective]
+        metrics["constraint"] = metrics[self.budget.kind]
+        metrics["feasible"] = metrics["constraint"] <= self.budget.value
+        return metrics
+
+    # ------------------------------------------------------------------ black-box view
+    @property
+    def design_nvec(self) -> np.ndarray:
+        """Choices per design variable for search methods: a design is the (2L,) vector
+        ``[pe_level_0 .. pe_level_{L-1}, buffer_level_0 .. buffer_level_{L-1}]``."""
+        return np.array([self.num_pe_levels] * self.num_layers + [self.num_buffer_levels] * self.num_layers)
+
+    def score(self, designs: np.ndarray) -> Evaluation:
+        """Score designs (N, 2L) for search methods (see :class:`codesign_gym.envs.design_space.Evaluation`).
+
+        Fitness is the objective over :attr:`objective_norm` when feasible; an infeasible design
+        gets the worst possible objective (every layer at its costliest action) over the norm,
+        times ``1 + overshoot``, so it ranks below every feasible design.
+        """
+        designs = np.asarray(designs)
+        L = self.num_layers
+        if designs.ndim != 2 or designs.shape[1] != 2 * L:
+            raise ValueError(f"designs have shape {designs.shape}; expected (N, {2 * L})")
+        m = self.evaluate_designs(designs[:, :L], designs[:, L:])
+        worst = self.objective_of(self.latency.max(axis=1).sum(), self.energy.max(axis=1).sum())
+        overshoot = np.maximum(m["constraint"] - self.budget.value, 0.0) / self.budget.value
+        fitness = np.where(m["feasible"], m["objective"], worst * (1.0 + overshoot)) / self.objective_norm
+        return Evaluation(fitness=fitness, objective=m["objective"], feasible=m["feasible"])
+
+    def _check_index(self, name: str, index: np.ndarray, levels: int) -> np.ndarray:
+        index = np.asarray(index)
+        if index.ndim != 2 or index.shape[1] != self.num_layers:
+            raise ValueError(f"{name} has shape {index.shape}; expected (N, {self.num_layers})")
+        if index.dtype.kind not in "iu" or index.min() < 0 or index.max() >= levels:
+            raise ValueError(f"{name} holds {index.min()}..{index.max()}; expected integers in 0..{levels - 1}")
+        return index
+
+    def _normalised_dims(self) -> np.ndarray:
+        """Per-layer features in [0, 1]: dims / model max (as ConfuciuX) and a one-hot layer type; shape (L, 7 + 4)."""
+        dims = np.stack([getattr(self.layers, d) for d in _DIMS], axis=1).astype(np.float64)
+        dims = dims / np.maximum(dims.max(axis=0, keepdims=True), 1)
+        onehot = np.eye(_NUM_TYPES)[self.layers.type - 1]
+        return np.concatenate([dims, onehot], axis=1)
+
+
+def _parse_constraint(constraint: str, ratio: float | None) -> tuple[str, float]:
+    kind, _, text = str(constraint).partition(":")
+    if text:
+        try:
+            parsed = float(text)
+        except ValueError:
+            raise ValueError(f"constraint {constraint!r}: ratio {text!r} is not a number; expected e.g. 'area:0.5'") from None
+        if ratio is not None and float(ratio) != parsed:
+            raise ValueError(f"constraint {constraint!r} and constraint_ratio={ratio!r} disagree; give the ratio once")
+        ratio = parsed
+    return kind, 0.5 if ratio is None else ratio
+
+
+class _Episodes:
+    """Batched episode state and transitions for ``n`` independent episodes of one problem.
+
+    Arrays: ``order`` (n, L) layer permutation, ``t`` (n,) steps taken, ``used`` (n,) summed
+    constraint, ``lat``/``eng`` (n,) summed latency/energy, ``ret`` (n,) return so far,
+    ``pe``/``buf`` (n, L) chosen level indices in the workload's layer order (-1 unset).
+    """
+
+    def __init__(self, problem: ResourceAssignmentProblem, n: int, shuffle: bool):
+        self.p = problem
+        self.n = n
+        self.shuffle = shuffle
+        L = problem.num_layers
+        self.order = np.tile(np.arange(L), (n, 1))
+        self.t = np.zeros(n, dtype=np.int64)
+        self.used = np.zeros(n)
+        self.lat = np.zeros(n)
+        self.eng = np.zeros(n)
+        self.ret = np.zeros(n)
+        self.prev = np.zeros((n, 2), dtype=np.int64)
+        self.pe = np.full((n, L), -1, dtype=np.int64)
+        self.buf = np.full((n, L), -1, dtype=np.int64)
+        # Per-layer bounds used for masks and penalties.
+        self._min_constraint = problem.constraint_cost.min(axis=1)
+        self._max_lat = problem.latency.max(axis=1)
+        self._max_eng = problem.energy.max(axis=1)
+        self._suffix_min_constraint = np.zeros((n, L + 1))
+        self._suffix_max_lat = np.zeros((n, L + 1))
+        self._suffix_max_eng = np.zeros((n, L + 1))
+
+    def reset(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Start new episodes in the rows selected by the boolean mask ``rows`` (n,)."""
+        k = int(rows.sum())
+        if k == 0:
+            return
+        L = self.p.num_layers
+        order = rng.permuted(np.tile(np.arange(L), (k, 1)), axis=1) if self.shuffle else np.tile(np.arange(L), (k, 1))
+        self.order[rows] = order
+        for target, per_layer in (
+            (self._suffix_min_constraint, self._min_constraint),
+            (self._suffix_max_lat, self._max_lat),
+            (self._suffix_max_eng, self._max_eng),
+        ):
+            vals = per_layer[order]  # (k, L) in episode order
+            target[rows, :L] = np.cumsum(vals[:, ::-1], axis=1)[:, ::-1]
+            target[rows, L] = 0.0
+        for arr in (self.t, self.used, self.lat, self.eng, self.ret, self.prev):
+            arr[rows] = 0
+        self.pe[rows] = -1
+        self.buf[rows] = -1
+
+    def step(self, action: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Apply ``action`` (n, 2) level indices to the rows where ``active`` (n,) is True.
+
+        Returns reward (n,), terminated (n,) and info arrays (n, ...); inactive rows get reward 0,
+        terminated False and their state unchanged.
+        """
+        p, rows = self.p, np.arange(self.n)
+        L = p.num_layers
+        layer = self.order[rows, np.minimum(self.t, L - 1)]
+        flat = action[:, 0] * p.num_buffer_levels + action[:, 1]
+        lat = np.where(active, p.latency[layer, flat], 0.0)
+        eng = np.where(active, p.energy[layer, flat], 0.0)
+        cost = np.where(active, p.constraint_cost[layer, flat], 0.0)
+        self.lat += lat
+        self.eng += eng
+        self.used += cost
+        idx = np.flatnonzero(active)
+        self.pe[idx, layer[idx]] = action[idx, 0]
+        self.buf[idx, layer[idx]] = action[idx, 1]
+        self.prev[idx] = action[idx]
+        self.t[idx] += 1
+
+        over = self.used > p.budget.value
+        done = self.t >= L
+        terminated = (over | done) & active
+        # Return the episode would have if it ended here (feasible and complete or not).
+        norm = p.objective_norm
+        complete_return = -p.objective_of(self.lat, self.eng) / norm
+        if p.objective == "edp":
+            running_return = np.where(done, complete_return, 0.0)
+        else:
+            running_return = complete_return  # separable: -sum of per-layer costs so far
+        # Over budget: charge the remaining layers at their worst action, scaled up by the overshoot.
+        t_next = np.minimum(self.t, L)
+        rem_lat = self._suffix_max_lat[rows, t_next]
+        rem_eng = self._suffix_max_eng[rows, t_next]
+        overshoot = (self.used - p.budget.value) / p.budget.value
+        penalised_return = -p.objective_of(self.lat + rem_lat, self.eng + rem_eng) / norm * (1.0 + overshoot)
+        new_return = np.where(over, penalised_return, running_return)
+        reward = np.where(active, new_return - self.ret, 0.0)
+        self.ret = np.where(active, new_return, self.ret)
+
+        info = {
+            "layer": layer,
+            "pe": p.table.pe_levels[action[:, 0]],
+            "buffer": p.table.buffer_levels[action[:, 1]],
+            "layer_latency_cycles": lat,
+            "layer_energy_pj": eng,
+            f"layer_{p.budget.kind}": cost,
+            "latency_cycles": self.lat.copy(),
+            "energy_pj": self.eng.copy(),
+            "edp": self.lat * self.eng,
+            "budget_used": self.used.copy(),
+            "budget": np.full(self.n, p.budget.value),
+            "feasible": ~over,  # budget respected so far
+            "layers_done": self.t.copy(),
+        }
+        return reward, terminated, info
+
+    def observe(self) -> np.ndarray:
+        """Observation rows (n, obs_dim), float32: next layer's features, step fraction,
+        previous action (level / (levels - 1)) and fraction of budget used."""
+        p = self.p
+        L = p.num_layers
+        has_next = self.t < L
+        nxt = self.order[np.arange(self.n), np.minimum(self.t, L - 1)]
+        feats = np.where(has_next[:, None], p.layer_dims_norm[nxt], 0.0)
+        prev = self.prev / np.array([max(p.num_pe_levels - 1, 1), max(p.num_buffer_levels - 1, 1)])
+        obs = np.concatenate(
+            [feats, (self.t / L)[:, None], prev, (self.used / p.budget.value)[:, None]], axis=1
+        )
+        return obs.astype(np.float32)
+
+    def joint_mask(self) -> np.ndarray:
+        """(n, P*B) bool: actions for the next layer that keep the budget reachable, assuming every
+        later layer takes its cheapest action. All True where nothing fits (or the episode is over)."""
+        p = self.p
+        L = p.num_layers
+        rows = np.arange(self.n)
+        t = np.minimum(self.t, L - 1)
+        nxt = self.order[rows, t]
+        room = p.budget.value - self.used - self._suffix_min_constraint[rows, t + 1]
+        mask = p.constraint_cost[nxt] <= room[:, None]
+        none = ~mask.any(axis=1) | (self.t >= L)
+        mask[none] = True
+        return mask
+
+    def dim_masks(self, joint: np.ndarray) -> np.ndarray:
+        """Per-dimension masks (n, P + B) from a joint mask: a level is allowed if some partner fits."""
+        j = joint.reshape(self.n, self.p.num_pe_levels, self.p.num_buffer_levels)
+        return np.concatenate([j.any(axis=2), j.any(axis=1)], axis=1)
+
+
+def _observation_space(problem: ResourceAssignmentProblem, with_mask: bool) -> spaces.Space:
+    feat_dim = problem.layer_dims_norm.shape[1]
+    max_fraction = problem.constraint_cost.max(axis=1).sum() / problem.budget.value
+    high = np.concatenate([np.ones(feat_dim + 3), [max_fraction]]).astype(np.float32)
+    box = spaces.Box(low=np.zeros_like(high), high=high, dtype=np.float32)
+    if not with_mask:
+        return box
+    return spaces.Dict({"observation": box, "action_mask": spaces.MultiBinary(problem.num_pe_levels + problem.num_buffer_levels)})
+
+
+class ResourceAssignmentEnv(gym.Env):
+    """Single-episode environment. Keyword options are those of :class:`ResourceAssignmentProblem`
+    plus ``shuffle_layers`` (new random layer order per episode, as ConfuciuX) and
+    ``action_mask_in_obs`` (Dict observation with a per-dimension ``action_mask``)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
+        self.problem = problem if problem is not None else ResourceAssignmentProblem(**problem_options)
+        self.shuffle_layers = bool(shuffle_layers)
+        self.action_mask_in_obs = bool(action_mask_in_obs)
+        self._ep = _Episodes(self.problem, 1, self.shuffle_layers)
+        self.action_space = spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels])
+        self.observation_space = _observation_space(self.problem, self.action_mask_in_obs)
+        self._started = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._ep.reset(np.ones(1, dtype=bool), self.np_random)
+        self._started = True
+        joint = self._ep.joint_mask()
+        return self._obs(joint), {"action_mask": joint[0], "budget": self.problem.budget.value}
+
+    def step(self, action):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        act = np.asarray(action)
+        if act.shape != (2,) or act.dtype.kind not in "iu" or not self.action_space.contains(act.astype(np.int64)):
+            raise ValueError(
+                f"action {action!r} is outside the action space; expected two integer level indices "
+                f"(pe in 0..{self.problem.num_pe_levels - 1}, buffer in 0..{self.problem.num_buffer_levels - 1})"
+            )
+        reward, terminated, info = self._ep.step(act.astype(np.int64)[None, :], np.ones(1, dtype=bool))
+        joint = self._ep.joint_mask()
+        out = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in info.items()}
+        out["action_mask"] = joint[0]
+        if terminated[0]:
+            self._started = False
+            out["design_pe"] = self.problem.table.pe_levels[np.maximum(self._ep.pe[0], 0)] * (self._ep.pe[0] >= 0)
+            out["design_buffer"] = self.problem.table.buffer_levels[np.maximum(self._ep.buf[0], 0)] * (self._ep.buf[0] >= 0)
+            out["objective"] = float(self.problem.objective_of(self._ep.lat[0], self._ep.eng[0]))
+        return self._obs(joint), float(reward[0]), bool(terminated[0]), False, out
+
+    def _obs(self, joint: np.ndarray):
+        obs = self._ep.observe()[0]
+        if not self.action_mask_in_obs:
+            return obs
+        return {"observation": obs, "action_mask": self._ep.dim_masks(joint)[0].astype(np.int8)}
+
+
+class ResourceAssignmentVectorEnv(VectorEnv):
+    """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
+    ends resets that sub-env, ignores its action and returns reward 0). Same options as
+    :class:`ResourceAssignmentEnv`; ``info`` values are arrays of shape ``(num_envs, ...)``."""
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
+        self.num_envs = int(num_envs)
+        self.problem = problem if problem is not None else ResourceAssignmentProblem(**problem_options)
+        self.action_mask_in_obs = bool(action_mask_in_obs)
+        self._ep = _Episodes(self.problem, self.num_envs, bool(shuffle_layers))
+        self.single_action_space = spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels])
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.single_observation_space = _observation_space(self.problem, self.action_mask_in_obs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._started = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._ep.reset(np.ones(self.num_envs, dtype=bool), self.np_random)
+        self._prev_done[:] = False
+        self._started = True
+        joint = self._ep.joint_mask()
+        return self._obs(joint), {"action_mask": joint}
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        act = np.asarray(actions)
+        if act.shape != (self.num_envs, 2) or act.dtype.kind not in "iu":
+            raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, 2)")
+        act = act.astype(np.int64)
+        limits = np.array([self.problem.num_pe_levels, self.problem.num_buffer_levels])
+        bad = np.flatnonzero(((act < 0) | (act >= limits)).any(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"action {act[i].tolist()} of sub-env {i} is outside the action space; expected pe in 0..{limits[0] - 1}, buffer in 0..{limits[1] - 1}")
+        # NEXT_STEP autoreset: rows that ended on the previous step start over now, ignoring their action.
+        resetting = self._prev_done
+        self._ep.reset(resetting, self.np_random)
+        reward, terminated, info = self._ep.step(act, ~resetting)
+        pe, buf = self._ep.pe, self._ep.buf
+        info["design_pe"] = np.where(pe >= 0, self.problem.table.pe_levels[np.maximum(pe, 0)], 0)
+        info["design_buffer"] = np.where(buf >= 0, self.problem.table.buffer_levels[np.maximum(buf, 0)], 0)
+        info["objective"] = self.problem.objective_of(self._ep.lat, self._ep.eng)
+        info["action_mask"] = joint = self._ep.joint_mask()
+        # gymnasium's vector-info convention: "_key" marks the sub-envs whose value is set;
+        # a row that just reset reports no step.
+        for key in list(info):
+            info["_" + key] = ~resetting
+        self._prev_done = terminated.copy()
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._obs(joint), reward.astype(np.float64), terminated, truncated, info
+
+    def _obs(self, joint: np.ndarray):
+        obs = self._ep.observe()
+        if not self.action_mask_in_obs:
+            return obs
+        return {"observation": obs, "action_mask": self._ep.dim_masks(joint).astype(np.int8)}
