@@ -31,6 +31,19 @@ NO_RESIDUAL = -1
 RESIDUAL_FROM_INPUT = -2
 
 
+class LayerTableError(ValueError):
+    """A ValueError about one row of a layer table.
+
+    ``index`` is the 0-based row (layer) index and ``field`` the column at fault (``None``
+    when the error is not about one field), so loaders can point at the file line.
+    """
+
+    def __init__(self, message: str, index: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.index = index
+        self.field = field
+
+
 class LayerType(IntEnum):
     """Kind of layer; the integer codes are stored in :attr:`LayerTable.type`."""
 
@@ -101,7 +114,15 @@ class LayerTable:
         if missing:
             raise ValueError(f"layer table {name!r} lacks column(s) {missing}; expected {list(INT_COLUMNS)}")
         n = len(columns["K"])
-        types = np.array([int(LayerType.parse(t)) for t in np.asarray(columns["type"]).tolist()], dtype=np.int64)
+        raw_types = np.asarray(columns["type"]).tolist()
+        if len(raw_types) != n:
+            raise ValueError(f"column 'type' of layer table {name!r} has {len(raw_types)} entries; expected {n}")
+        types = np.zeros(n, dtype=np.int64)
+        for i, t in enumerate(raw_types):
+            try:
+                types[i] = int(LayerType.parse(t))
+            except ValueError as err:
+                raise LayerTableError(f"layer {i} of {name!r}: {err}", index=i, field="type") from None
         defaults = {"stride": 1, "padding": 0, "groups": 1, "residual_from": NO_RESIDUAL}
         arrays = {"type": types}
         for col in INT_COLUMNS[1:]:
@@ -139,50 +160,48 @@ class LayerTable:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Raise ValueError naming the layer, field and value for any inconsistent row."""
+        """Raise :class:`LayerTableError` (a ValueError) naming the layer, field and value
+        for the first inconsistent row."""
+
+        def fail(i: int, field: str, what: str) -> None:
+            raise LayerTableError(
+                f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: {what}", index=i, field=field
+            )
+
         for col in ("K", "C", "Y", "X", "R", "S", "stride", "groups"):
             arr = getattr(self, col)
             bad = np.flatnonzero(arr <= 0)
             if bad.size:
                 i = int(bad[0])
-                raise ValueError(f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: {col}={int(arr[i])}; expected > 0")
+                fail(i, col, f"{col}={int(arr[i])}; expected > 0")
         bad = np.flatnonzero(self.padding < 0)
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: padding={int(self.padding[i])}; expected >= 0")
+            fail(i, "padding", f"padding={int(self.padding[i])}; expected >= 0")
         for dim, filt in (("Y", "R"), ("X", "S")):
             padded = getattr(self, dim) + 2 * self.padding
             bad = np.flatnonzero(getattr(self, filt) > padded)
             if bad.size:
                 i = int(bad[0])
-                raise ValueError(
-                    f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: {filt}={int(getattr(self, filt)[i])} "
-                    f"is larger than the padded input {dim}+2*padding={int(padded[i])}"
-                )
+                fail(i, filt, f"{filt}={int(getattr(self, filt)[i])} is larger than the padded input "
+                              f"{dim}+2*padding={int(padded[i])}")
         bad = np.flatnonzero((self.K % self.groups != 0) | (self.C % self.groups != 0))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
-                f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: groups={int(self.groups[i])} "
-                f"must divide K={int(self.K[i])} and C={int(self.C[i])}"
-            )
+            fail(i, "groups", f"groups={int(self.groups[i])} must divide K={int(self.K[i])} and C={int(self.C[i])}")
         dw = self.type == LayerType.DSCONV
         bad = np.flatnonzero(dw & ~((self.K == self.C) & (self.groups == self.C)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
-                f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: a DSCONV layer needs K == C == groups, "
-                f"got K={int(self.K[i])}, C={int(self.C[i])}, groups={int(self.groups[i])}"
-            )
+            fail(i, "type", f"a DSCONV layer needs K == C == groups, got K={int(self.K[i])}, "
+                            f"C={int(self.C[i])}, groups={int(self.groups[i])}")
         idx = np.arange(len(self))
         r = self.residual_from
         bad = np.flatnonzero((r < RESIDUAL_FROM_INPUT) | (r >= idx))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
-                f"layer {i} ({self.layer_names[i]!r}) of {self.name!r}: residual_from={int(r[i])}; expected an "
-                f"earlier layer index (0..{i - 1}), -1 (none) or -2 (the network input)"
-            )
+            fail(i, "residual_from", f"residual_from={int(r[i])}; expected an earlier layer index "
+                                     f"(0..{i - 1}), -1 (none) or -2 (the network input)")
 
     # ------------------------------------------------------------------ derived columns
     def __len__(self) -> int:
