@@ -1,0 +1,277 @@
+"""``evaluate``: the vectorized MAESTRO-semantics dataflow cost model.
+
+Layers and designs broadcast against each other (e.g. layers of shape ``(L, 1)`` and designs of
+shape ``(1, D)`` give ``(L, D)`` results); the batch is flattened, split into chunks of at most
+``chunk_size`` points (bounded memory) and, inside each chunk, into the layer kinds the model
+analyses differently (a handful of groups, never a loop over points).
+
+Layer conventions are the package's (see ``codesign_gym.costmodels.workloads.layer_table``):
+``Y, X`` are unpadded input rows/cols, ``padding`` is per side, depthwise layers have
+``K == C == groups``, a GEMM is a 1x1 conv (``K=N, C=reduction, Y=M``). Conversions to MAESTRO:
+
+* padding: MAESTRO has none, so the layer is analysed with input ``Y+2p, X+2p``;
+* DSCONV: analysed with MAESTRO's ``K=1, C=channels`` and a depthwise template (MAESTRO's for
+  kcp / yrp / xp / ykp, ConfuciuX's for cfx_*);
+* GROUPCONV (or any CONV/GEMM with ``groups > 1``): **convention** -- ``groups`` independent
+  convolutions of ``K/g x C/g`` run one after another on the same array: runtime, MACs and every
+  access count are ``g`` times one group's; required L1/L2 sizes and NoC bandwidth are one group's.
+
+Units: cycles, elements (access counts), bytes (1 byte per element, as MAESTRO), elements/cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from . import energy as _energy
+from . import hardware as _hw
+from ._xp import namespace
+from .analysis import Analyzer
+from .templates import TEMPLATES, depthwise_for, resolve_dataflow
+
+#: Layer-type codes (same values as ``codesign_gym.costmodels.workloads.LayerType``).
+CONV, DSCONV, GROUPCONV, GEMM = 1, 2, 3, 4
+_TYPE_NAMES = {"CONV": CONV, "DSCONV": DSCONV, "DEPTHWISE": DSCONV, "DWCONV": DSCONV, "GROUPCONV": GROUPCONV,
+               "GEMM": GEMM, "FC": GEMM, "LINEAR": GEMM}
+LAYER_FIELDS = ("type", "K", "C", "Y", "X", "R", "S", "stride", "padding", "groups")
+#: Default number of points per chunk (about 0.5 GB peak working memory on numpy).
+DEFAULT_CHUNK = 131_072
+
+COUNT_FIELDS = tuple(f"{t}_{lv}_{a}" for t in ("input", "filter", "output") for lv in ("l1", "l2") for a in ("read", "write"))
+
+
+class DataflowResult(NamedTuple):
+    """Results of :func:`evaluate`; every field has the broadcast batch shape.
+
+    Integer fields are int64; ``noc_bw_avg``, energies, area and power are float64.
+    """
+
+    runtime_cycles: Any  #: cycles (MAESTRO ``Runtime (Cycles)``)
+    macs: Any  #: MACs the mapping performs (MAESTRO ``Num MACs``; may exceed the ideal)
+    macs_ideal: Any  #: K*C*Y'*X'*R*S/groups with the padded, strided output size
+    input_l1_read: Any
+    input_l1_write: Any
+    input_l2_read: Any
+    input_l2_write: Any
+    filter_l1_read: Any
+    filter_l1_write: Any
+    filter_l2_read: Any
+    filter_l2_write: Any
+    output_l1_read: Any
+    output_l1_write: Any
+    output_l2_read: Any
+    output_l2_write: Any
+    l1_bytes_required: Any  #: per-PE L1 (bytes, double-buffered) -- MAESTRO ``L1 SRAM Size Req``
+    l2_bytes_required: Any  #: shared L2 (bytes, double-buffered) -- MAESTRO ``L2 SRAM Size Req``
+    noc_bw_peak: Any  #: elements/cycle (MAESTRO ``Peak BW Req``), int64
+    noc_bw_avg: Any  #: elements/cycle (MAESTRO ``Avg BW Req``), float64
+    energy_mac_units: Any  #: MAESTRO ``screen_total_energy_macunits``
+    energy_pj: Any  #: pJ (one MAC = 0.23 pJ)
+    area: Any  #: MAESTRO's area units
+    power: Any  #: MAESTRO's power units
+
+    def as_dict(self) -> dict:
+        return dict(zip(self._fields, self))
+
+
+def _type_codes(t) -> np.ndarray:
+    """Layer-type codes from names / LayerType / ints (numpy int64; vectorized over unique values)."""
+    a = np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t)
+    if a.dtype.kind in "iu":
+        codes = a.astype(np.int64)
+        bad = ~np.isin(codes, (CONV, DSCONV, GROUPCONV, GEMM))
+        if bad.any():
+            raise ValueError(f"layer field 'type' has value {int(codes[bad].reshape(-1)[0])}; expected a code in 1..4 or a name")
+        return codes
+    uniq, inv = np.unique(a.astype(object).reshape(-1), return_inverse=True)
+    lut = np.empty(len(uniq), dtype=np.int64)
+    for i, v in enumerate(uniq.tolist()):
+        if isinstance(v, str):
+            key = v.strip().upper()
+            if key not in _TYPE_NAMES:
+                raise ValueError(f"layer field 'type' has value {v!r}; expected one of CONV, DSCONV, GROUPCONV, GEMM (or FC)")
+            lut[i] = _TYPE_NAMES[key]
+        else:
+            code = int(v)
+            if code not in (CONV, DSCONV, GROUPCONV, GEMM):
+                raise ValueError(f"layer field 'type' has value {v!r}; expected a code in 1..4 or a name")
+            lut[i] = code
+    return lut[inv].reshape(a.shape)
+
+
+def _layer_columns(layers) -> dict:
+    if isinstance(layers, Mapping):
+        cols = dict(layers)
+    elif hasattr(layers, "K") and hasattr(layers, "type"):  # a LayerTable
+        cols = {f: getattr(layers, f) for f in LAYER_FIELDS}
+    else:
+        raise ValueError(f"layers must be a LayerTable or a mapping of arrays with keys {LAYER_FIELDS}; got {type(layers).__name__}")
+    missing = [k for k in ("type", "K", "C", "Y", "X", "R", "S") if k not in cols]
+    if missing:
+        raise ValueError(f"layers lack field(s) {missing}; expected {list(LAYER_FIELDS)}")
+    unknown = sorted(set(cols) - set(LAYER_FIELDS) - {"name", "residual_from"})
+    if unknown:
+        raise ValueError(f"layers have unknown field(s) {unknown}; expected {list(LAYER_FIELDS)}")
+    cols.setdefault("stride", 1)
+    cols.setdefault("padding", 0)
+    cols.setdefault("groups", 1)
+    return cols
+
+
+def _first_bad(xp, mask, arr):
+    """(flat index, value) of the first True in ``mask``."""
+    m = np.asarray(xp.to_numpy(mask)).reshape(-1)
+    i = int(np.flatnonzero(m)[0])
+    v = np.asarray(xp.to_numpy(arr)).reshape(-1)
+    return i, int(v[i] if v.size > 1 else v[0])
+
+
+def _check(xp, cond, arr, field, expected):
+    bad = ~cond
+    if xp.any(bad):
+        i, v = _first_bad(xp, xp.broadcast(bad, arr)[0], xp.broadcast(bad, arr)[1])
+        raise ValueError(f"{field}={v} at flat index {i}; expected {expected}")
+
+
+def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None = DEFAULT_CHUNK) -> DataflowResult:
+    """Evaluate ``dataflow`` for every (layer, design) point of the broadcast batch.
+
+    ``layers``: a ``LayerTable`` or a mapping of broadcastable arrays with keys ``type, K, C, Y, X,
+    R, S`` and optionally ``stride`` (1), ``padding`` (0), ``groups`` (1). ``hardware``: a
+    :class:`~.hardware.Hardware`. ``dataflow``: a template name (``kcp``, ``yrp``, ``xp``, ``ykp``,
+    ``cfx_dla``, ``cfx_shi``, ``cfx_eye``; aliases ``dla``, ``shi``, ``eye``), MAESTRO directive text,
+    or a sequence of :class:`~.directives.Directive`. A custom dataflow is used as given for every
+    layer type (depthwise layers get no automatic template swap). Arrays may be numpy arrays or
+    torch tensors (CPU or CUDA); results come back in the same library, int64 / float64.
+
+    ``chunk_size`` bounds the number of points analysed at once (``None``: all at once).
+    Raises ValueError naming the field and value for invalid input.
+    """
+    key, directives = resolve_dataflow(dataflow)
+    is_template = key in TEMPLATES
+    cols = _layer_columns(layers)
+    hw = {f: getattr(hardware, f) for f in _hw.Hardware.FIELDS}
+    xp = namespace(*cols.values(), *hw.values())
+    types = _type_codes(cols["type"])
+    vals = {"type": xp.asint(types)}
+    for f in LAYER_FIELDS[1:]:
+        vals[f] = xp.asint(cols[f])
+    for f in _hw.Hardware.FIELDS:
+        vals[f] = xp.asint(hw[f])
+    names = list(vals)
+    try:
+        arrays = xp.broadcast(*[vals[k] for k in names])
+    except (ValueError, RuntimeError) as exc:
+        shapes = {k: tuple(vals[k].shape) for k in names}
+        raise ValueError(f"layer and hardware arrays do not broadcast: {shapes}") from exc
+    shape = tuple(arrays[0].shape)
+    v = {k: xp.ascontiguous(xp.reshape(a, (-1,))) for k, a in zip(names, arrays)}
+    # ------------------------------------------------------------ validation
+    for f in ("K", "C", "Y", "X", "R", "S", "stride", "groups"):
+        _check(xp, v[f] > 0, v[f], f"layer field {f!r}", "> 0")
+    _check(xp, v["padding"] >= 0, v["padding"], "layer field 'padding'", ">= 0")
+    for dim, filt in (("Y", "R"), ("X", "S")):
+        padded = v[dim] + 2 * v["padding"]
+        if xp.any(v[filt] > padded):
+            i, val = _first_bad(xp, v[filt] > padded, v[filt])
+            raise ValueError(f"layer field {filt!r}={val} at flat index {i} is larger than the padded input "
+                             f"{dim}+2*padding={int(np.asarray(xp.to_numpy(padded)).reshape(-1)[i])}; expected {filt} <= {dim}+2*padding")
+    _check(xp, v["num_pes"] >= 1, v["num_pes"], "hardware field 'num_pes'", ">= 1")
+    for f in ("ktile", "noc_bw", "offchip_bw"):
+        _check(xp, v[f] >= 1, v[f], f"hardware field {f!r}", ">= 1")
+    _check(xp, v["noc_latency"] >= 0, v["noc_latency"], "hardware field 'noc_latency'", ">= 0")
+    dw = v["type"] == DSCONV
+    grouped = (~dw) & (v["groups"] > 1)
+    if xp.any(grouped):
+        bad = grouped & (((v["K"] % v["groups"]) != 0) | ((v["C"] % v["groups"]) != 0))
+        if xp.any(bad):
+            i, g = _first_bad(xp, bad, v["groups"])
+            raise ValueError(f"layer field 'groups'={g} at flat index {i} must divide K and C")
+    # ------------------------------------------------------------ analysis in chunks
+    n = int(v["K"].shape[0])
+    chunk = n if not chunk_size else max(1, int(chunk_size))
+    outs: dict = {}
+    for start in range(0, max(n, 1), chunk):
+        sl = slice(start, min(n, start + chunk))
+        part = {k: a[sl] for k, a in v.items()}
+        res = _evaluate_flat(xp, part, key, directives, is_template)
+        for k, a in res.items():
+            outs.setdefault(k, []).append(a)
+    flat = {k: (xp.concat(a) if len(a) > 1 else a[0]) for k, a in outs.items()}
+    return DataflowResult(**{k: xp.reshape(flat[k], shape) for k in DataflowResult._fields})
+
+
+def _evaluate_flat(xp, v: dict, key: str, directives, is_template: bool) -> dict:
+    n = int(v["K"].shape[0])
+    dw = v["type"] == DSCONV
+    groups = xp.where(dw, 1, v["groups"])
+    Yp = v["Y"] + 2 * v["padding"]
+    Xp = v["X"] + 2 * v["padding"]
+    Yo = (Yp - v["R"]) // v["stride"] + 1
+    Xo = (Xp - v["S"]) // v["stride"] + 1
+    ideal = v["K"] * v["C"] * Yo * Xo * v["R"] * v["S"] // v["groups"]
+    out = {f: xp.zeros(n) for f in ("runtime", "macs", "l1_bytes", "l2_bytes", "peak_bw") + COUNT_FIELDS}
+    out["avg_bw"] = xp.zeros(n, dtype="float64")
+    kinds = (("CONV", ~dw), ("DSCONV", dw))
+    for kind, mask in kinds:
+        if not xp.any(mask):
+            continue
+        allm = xp.all(mask)
+        sel = (lambda a: a) if allm else (lambda a: a[mask])
+        if kind == "DSCONV":
+            Cq = sel(v["C"])
+            Kq = Cq * 0 + 1  # MAESTRO's depthwise convention: K = 1, C = channels
+        else:
+            g = sel(groups)
+            Kq, Cq = sel(v["K"]) // g, sel(v["C"]) // g
+        dims = {"K": Kq, "C": Cq, "R": sel(v["R"]), "S": sel(v["S"]), "Y": sel(Yp), "X": sel(Xp)}
+        dirs = directives
+        if is_template and kind == "DSCONV":
+            dirs = TEMPLATES[depthwise_for(key)]
+        an = Analyzer(xp, dirs, kind, dims, sel(v["stride"]), sel(v["num_pes"]), sel(v["ktile"]),
+                      sel(v["noc_bw"]), sel(v["noc_latency"]), sel(v["offchip_bw"]))
+        r = an.run()
+        mult = 1 if kind == "DSCONV" else sel(groups)
+        vals = {
+            "runtime": r["runtime"] * mult,
+            "macs": r["macs"] * mult,
+            "l1_bytes": r["l1_bytes"],
+            "l2_bytes": r["l2_bytes"],
+            "peak_bw": r["peak_bw"],
+            "avg_bw": r["avg_bw"],
+        }
+        for f in COUNT_FIELDS:
+            vals[f] = r[f] * mult
+        m = Kq.shape[0] if hasattr(Kq, "shape") else n
+        for k, a in vals.items():
+            a = a + (xp.zeros(m, dtype="float64") if k == "avg_bw" else xp.zeros(m))
+            if allm:
+                out[k] = a
+            else:
+                out[k][mask] = a
+    l1_acc = sum(out[f] for f in COUNT_FIELDS if "_l1_" in f)
+    l2_acc = sum(out[f] for f in COUNT_FIELDS if "_l2_" in f)
+    e_units = _energy.energy_mac_units(xp, out["macs"], l1_acc, l2_acc)
+    res = {
+        "runtime_cycles": out["runtime"],
+        "macs": out["macs"],
+        "macs_ideal": ideal,
+        "l1_bytes_required": out["l1_bytes"],
+        "l2_bytes_required": out["l2_bytes"],
+        "noc_bw_peak": out["peak_bw"],
+        "noc_bw_avg": out["avg_bw"],
+        "energy_mac_units": e_units,
+        "energy_pj": _energy.energy_pj(e_units),
+        "area": _hw.area(xp, v["num_pes"], out["l1_bytes"], out["l2_bytes"], v["noc_bw"]),
+        "power": _hw.power(xp, v["num_pes"], out["l1_bytes"], out["l2_bytes"], v["noc_bw"]),
+    }
+    for f in COUNT_FIELDS:
+        res[f] = out[f]
+    return res
+
+
+def evaluate_chunked(layers, hardware: _hw.Hardware, dataflow, chunk_size: int = DEFAULT_CHUNK) -> DataflowResult:
+    """Same as :func:`evaluate` with an explicit chunk size (points analysed at once)."""
+    return evaluate(layers, hardware, dataflow, chunk_size=chunk_size)
