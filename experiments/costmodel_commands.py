@@ -42,13 +42,13 @@ def demo_rows(workload: str, hardware: dict, dataflows: list[str] | None = None)
     Area and power are those of an accelerator that fits the largest per-layer buffer
     requirement, i.e. the maximum over layers; runtime, MACs and energy are sums over layers.
     """
-    from codesign_gym.costmodels.dataflow import BUILTIN_DATAFLOWS, Hardware, evaluate
+    from codesign_gym.costmodels.dataflow import DATAFLOWS, Hardware, evaluate
     from codesign_gym.costmodels.workloads import get_workload
 
     table = get_workload(workload)
     hw = Hardware(**hardware)
     rows = []
-    for name in dataflows or list(BUILTIN_DATAFLOWS):
+    for name in dataflows or list(DATAFLOWS):
         res = evaluate(table, hw, name)
         rows.append(
             {
@@ -107,6 +107,6 @@ def _print_per_layer(workload: str, hardware: dict, dataflow: str) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     from codesign_gym.costmodels.dataflow.predict import predict_csv
 
-    count = predict_csv(args.cases, args.output)
-    print(f"wrote {count} rows to {args.output}")
+    rows = predict_csv(args.cases, args.output)
+    print(f"wrote {len(rows)} rows to {args.output}")
     return 0

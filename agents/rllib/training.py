@@ -1,0 +1,126 @@
+"""Build and drive RLlib algorithms (REINFORCE, PPO) on our environments, counting episodes.
+
+The budget unit is the episode (one whole-design evaluation). A callback keeps, in each env
+runner, the best feasible complete design seen; :func:`train_for_episodes` collects them from
+all runners after every training iteration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+#: The id RLlib's env runners use: gymnasium imports the module (which registers the id) first.
+RESOURCE_ASSIGNMENT_ID = "codesign_gym.envs:codesign/ResourceAssignment-v0"
+ALGORITHMS = ("reinforce", "ppo")
+MODULES = ("mlp", "lstm")
+
+
+class BestDesignCallback(RLlibCallback):
+    """Remembers, per env runner, the best feasible finished episode: its ``objective`` and the
+    ``design_pe``/``design_buffer`` from the final ``info`` (any env that reports those keys)."""
+
+    def on_episode_end(self, *, episode, env_runner=None, metrics_logger=None, **kwargs) -> None:
+        info = episode.get_infos(-1)
+        if not info or not info.get("feasible") or "objective" not in info:
+            return
+        objective = float(info["objective"])
+        best = getattr(env_runner, "_codesign_best", None)
+        if best is None or objective < best[0]:
+            env_runner._codesign_best = (objective, np.asarray(info["design_pe"]).copy(), np.asarray(info["design_buffer"]).copy())
+        if metrics_logger is not None:
+            metrics_logger.log_value("feasible_objective_min", objective, reduce="min")
+
+
+def build_algorithm_config(
+    algorithm: str,
+    env_config: dict[str, Any],
+    seed: int,
+    module: str = "lstm",
+    episode_length: int | None = None,
+    num_env_runners: int = 0,
+    envs_per_runner: int = 16,
+    episodes_per_batch: int = 16,
+    lr: float | None = None,
+    env_id: str = RESOURCE_ASSIGNMENT_ID,
+):
+    """An RLlib AlgorithmConfig for ``algorithm`` (``reinforce`` or ``ppo``) on ``env_id``.
+
+    ``module`` picks the policy: ``lstm`` (ConfuciuX's recurrent actor; give ``episode_length``
+    so one sequence spans an episode) or ``mlp``. The env runs as a native vector env
+    (``gym_env_vectorize_mode="vector_entry_point"``) with ``envs_per_runner`` sub-envs.
+    """
+    from codesign_gym.agents.rllib.modules import ConfuciuxLSTMModule, MLPPolicyModule
+
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm {algorithm!r} is not known; expected one of {ALGORITHMS}")
+    if module not in MODULES:
+        raise ValueError(f"module {module!r} is not known; expected one of {MODULES}")
+    if algorithm == "reinforce":
+        from codesign_gym.agents.rllib.reinforce import REINFORCEConfig
+
+        config = REINFORCEConfig().training(episodes_per_batch=episodes_per_batch, lr=lr or 1e-3)
+    else:
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        steps = episodes_per_batch * (episode_length or 1)
+        config = PPOConfig().training(
+            lr=lr or 3e-4, train_batch_size_per_learner=steps, minibatch_size=max(steps // 4, 8), num_epochs=4, gamma=0.99
+        )
+    if module == "lstm":
+        model_config = {"max_seq_len": int(episode_length or 64), "hidden": 128, "embed": 10}
+        spec = RLModuleSpec(module_class=ConfuciuxLSTMModule, model_config=model_config)
+    else:
+        spec = RLModuleSpec(module_class=MLPPolicyModule, model_config={"hidden": [128, 128]})
+    config = (
+        config.environment(env_id, env_config=env_config)
+        .env_runners(
+            num_env_runners=num_env_runners,
+            num_envs_per_env_runner=envs_per_runner,
+            gym_env_vectorize_mode="vector_entry_point",
+            rollout_fragment_length="auto",
+        )
+        .rl_module(rl_module_spec=spec)
+        .callbacks(BestDesignCallback)
+        .debugging(seed=seed, log_level="ERROR")
+        .reporting(metrics_num_episodes_for_smoothing=episodes_per_batch)
+    )
+    return config
+
+
+@dataclasses.dataclass
+class RLProgress:
+    """One training iteration's standing: episodes (evaluations) and env steps so far, wall
+    time, best feasible objective and its design (PE counts, buffer levels) so far."""
+
+    episodes: int
+    env_steps: int
+    wall_s: float
+    best_objective: float
+    best_pe: np.ndarray | None
+    best_buffer: np.ndarray | None
+
+
+def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], None] | None = None) -> RLProgress:
+    """Call ``algo.train()`` until at least ``budget`` episodes have been sampled."""
+    start = time.perf_counter()
+    progress = RLProgress(0, 0, 0.0, float("inf"), None, None)
+    while progress.episodes < budget:
+        result = algo.train()
+        runner_results = result.get(ENV_RUNNER_RESULTS, {})
+        progress.episodes = int(runner_results.get(NUM_EPISODES_LIFETIME, progress.episodes))
+        progress.env_steps = int(runner_results.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, progress.env_steps))
+        progress.wall_s = time.perf_counter() - start
+        for best in algo.env_runner_group.foreach_env_runner(lambda r: getattr(r, "_codesign_best", None), local_env_runner=True):
+            if best is not None and best[0] < progress.best_objective:
+                progress.best_objective, progress.best_pe, progress.best_buffer = best
+        if on_iteration is not None:
+            on_iteration(progress)
+    return progress

@@ -1,0 +1,225 @@
+"""The ConfuciuX experiment: every method on the same resource-assignment problem and budget.
+
+``codesign-gym run confuciux --model cfx/mobilenet_v2 --dataflow dla --objective latency
+--constraint area:0.5 --budget N --seeds S`` prices the problem once, solves it exactly
+(multiple-choice knapsack, separable objectives only), then runs each method x seed for ``N``
+whole-design evaluations, appending checkpoint rows to ``results.csv`` as it goes, and renders
+``summary.md`` with gaps to the optimum plus a convergence plot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from codesign_gym.agents.exact import solve_multiple_choice_knapsack
+from codesign_gym.agents.search import SEARCH_METHODS, GeneticAlgorithm, SearchTrace, make_search_method, run_search
+from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
+from codesign_gym.experiments.results import ResultsWriter, completed_runs, drop_unfinished
+
+EXPERIMENT = "confuciux"
+#: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
+CONFUCIUX_BUDGET = 3673
+RL_METHODS = ("reinforce", "ppo", "rl_ga")
+DEFAULT_METHODS = ("random", "genetic", "annealing", "bayesian", "reinforce", "rl_ga")
+
+
+@dataclasses.dataclass
+class ConfuciuxConfig:
+    """What to run. ``budget`` is in whole-design evaluations (for RL: episodes)."""
+
+    model: str = "cfx/mobilenet_v2"
+    dataflow: str = "dla"
+    objective: str = "latency"
+    constraint: str = "area:0.5"
+    budget: int = 600
+    seeds: int = 3
+    methods: Sequence[str] = DEFAULT_METHODS
+    batch_size: int = 32
+
+    def problem_name(self) -> str:
+        return f"{self.model}|{self.dataflow}|{self.objective}|{self.constraint}"
+
+    def validate(self) -> None:
+        known = set(SEARCH_METHODS) | set(RL_METHODS)
+        for m in self.methods:
+            if m not in known:
+                raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
+        if self.budget < 1:
+            raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
+        if self.seeds < 1:
+            raise ValueError(f"--seeds {self.seeds}: expected a positive number of seeds")
+
+
+def build_problem(config: ConfuciuxConfig) -> ResourceAssignmentProblem:
+    return ResourceAssignmentProblem(
+        workload=config.model, dataflow=config.dataflow, objective=config.objective, constraint=config.constraint
+    )
+
+
+def exact_optimum(problem: ResourceAssignmentProblem) -> tuple[float | None, np.ndarray | None]:
+    """Optimum objective and design (2L,) for separable objectives; (None, None) for EDP."""
+    if problem.objective == "edp":
+        return None, None
+    cost = problem.latency if problem.objective == "latency" else problem.energy
+    sol = solve_multiple_choice_knapsack(cost, problem.constraint_cost, problem.budget.value)
+    pe, buf = np.divmod(sol.choice, problem.num_buffer_levels)
+    return sol.objective, np.concatenate([pe, buf])
+
+
+def design_config(problem: ResourceAssignmentProblem, design: np.ndarray | None) -> dict | None:
+    """A design (2L,) as the per-layer PE counts and buffer levels it stands for."""
+    if design is None:
+        return None
+    L = problem.num_layers
+    return {
+        "pe": problem.table.pe_levels[design[:L]].tolist(),
+        "buffer": problem.table.buffer_levels[design[L:]].tolist(),
+    }
+
+
+def _rows_from_trace(config, problem, trace: SearchTrace, seed: int, optimum, start: int, final: bool) -> list[dict]:
+    n = len(trace.evals)
+    return [
+        _row(config, problem, trace.method, seed, trace.evals[i], trace.wall_s[i], trace.best_objective[i],
+             trace.best_design, optimum, final and i == n - 1)
+        for i in range(start, n)
+    ]
+
+
+def run_search_method(config, problem, method: str, seed: int, optimum, writer: ResultsWriter, seed_design=None) -> SearchTrace:
+    """One search method x seed, writing a checkpoint row after every batch."""
+    if seed_design is not None:
+        searcher = GeneticAlgorithm(problem.design_nvec, seed=seed, seed_design=seed_design)
+        searcher.name = method
+    else:
+        searcher = make_search_method(method, problem.design_nvec, seed=seed)
+    written = [0]
+
+    def checkpoint(trace: SearchTrace) -> None:
+        rows = _rows_from_trace(config, problem, trace, seed, optimum, written[0], final=False)
+        writer.write(rows)
+        written[0] = len(trace.evals)
+
+    trace = run_search(searcher, problem, config.budget, config.batch_size, on_batch=checkpoint)
+    writer.write(_rows_from_trace(config, problem, trace, seed, optimum, len(trace.evals) - 1, final=True))
+    return trace
+
+
+def _row(config, problem, method, seed, evals, wall_s, best, design, optimum, final) -> dict:
+    return {
+        "experiment": EXPERIMENT,
+        "problem": config.problem_name(),
+        "method": method,
+        "seed": seed,
+        "evals": evals,
+        "layer_queries": evals * problem.num_layers,
+        "wall_s": round(wall_s, 4),
+        "best_objective": best,
+        "feasible": bool(np.isfinite(best)),
+        "gap_to_opt": (best / optimum - 1.0) if optimum and np.isfinite(best) else float("nan"),
+        "best_config": design_config(problem, design) if final else "",
+        "final": 1 if final else 0,
+    }
+
+
+def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, optimum, writer: ResultsWriter) -> float:
+    """Train REINFORCE or PPO (ConfuciuX's LSTM policy) for the budget in episodes; ``rl_ga`` is
+    ConfuciuX's two stages: REINFORCE for 2/3 of the budget, then a GA seeded with its best design."""
+    from codesign_gym.agents.rllib.training import build_algorithm_config, train_for_episodes
+
+    rl_budget = config.budget * 2 // 3 if method == "rl_ga" else config.budget
+    algorithm = "ppo" if method == "ppo" else "reinforce"
+    env_config = {"workload": config.model, "dataflow": config.dataflow, "objective": config.objective, "constraint": config.constraint}
+    algo = build_algorithm_config(algorithm, env_config, seed, module="lstm", episode_length=problem.num_layers).build_algo()
+    state = {"design": None}
+
+    def to_design(pe, buf):
+        return np.concatenate([np.searchsorted(problem.table.pe_levels, pe), np.searchsorted(problem.table.buffer_levels, buf)])
+
+    def checkpoint(progress) -> None:
+        if progress.best_pe is not None:
+            state["design"] = to_design(progress.best_pe, progress.best_buffer)
+        best = progress.best_objective if np.isfinite(progress.best_objective) else float("nan")
+        writer.write([_row(config, problem, method, seed, progress.episodes, progress.wall_s, best, state["design"], optimum, False)])
+
+    try:
+        progress = train_for_episodes(algo, rl_budget, on_iteration=checkpoint)
+    finally:
+        algo.stop()
+    best = progress.best_objective if np.isfinite(progress.best_objective) else float("nan")
+    if method != "rl_ga" or state["design"] is None:
+        writer.write([_row(config, problem, method, seed, progress.episodes, progress.wall_s, best, state["design"], optimum, True)])
+        return best
+    # Stage 2: GA seeded with the RL design for the rest of the budget (evaluations continue counting).
+    rest = max(config.budget - progress.episodes, 1)
+    searcher = GeneticAlgorithm(problem.design_nvec, seed=seed, seed_design=state["design"])
+    offset, t0, best_design = progress.episodes, progress.wall_s, state["design"]
+
+    def ga_checkpoint(trace: SearchTrace) -> None:
+        b = min(best, trace.best_objective[-1]) if np.isfinite(trace.best_objective[-1]) else best
+        writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], b, None, optimum, False)])
+
+    trace = run_search(searcher, problem, rest, config.batch_size, on_batch=ga_checkpoint)
+    if np.isfinite(trace.best_objective[-1]) and not trace.best_objective[-1] > best:
+        best, best_design = trace.best_objective[-1], trace.best_design
+    writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], best, best_design, optimum, True)])
+    return best
+
+
+def run_experiment(
+    config: ConfuciuxConfig,
+    output_dir: str | Path,
+    progress: Callable[[str], None] = print,
+    rl_runner: Callable | None = None,
+) -> Path:
+    """Run (or resume) the experiment into ``output_dir``; returns the summary path.
+
+    ``rl_runner(config, problem, method, seed, optimum, writer)`` runs an RL method; the
+    default, :func:`run_rl_method`, trains with RLlib on the Ray instance already initialised.
+    """
+    from codesign_gym.experiments.report import render_report
+
+    config.validate()
+    output_dir = Path(output_dir)
+    writer = ResultsWriter(output_dir)
+    dropped = drop_unfinished(output_dir)
+    if dropped:
+        progress(f"resuming: dropped {dropped} rows of unfinished runs")
+    done = completed_runs(output_dir)
+    start = time.perf_counter()
+    problem = build_problem(config)
+    optimum, opt_design = exact_optimum(problem)
+    name = config.problem_name()
+    progress(
+        f"{name}: {problem.num_layers} layers, budget {problem.budget.kind} <= {problem.budget.value:.6g}; "
+        f"exact optimum {optimum if optimum is None else f'{optimum:.6g}'} ({time.perf_counter() - start:.2f} s)"
+    )
+    if optimum is not None and (name, "exact", 0) not in done:
+        writer.write(
+            [
+                {
+                    "experiment": EXPERIMENT, "problem": name, "method": "exact", "seed": 0, "evals": 0,
+                    "layer_queries": problem.num_layers * problem.num_pe_levels * problem.num_buffer_levels,
+                    "wall_s": round(time.perf_counter() - start, 4), "best_objective": optimum, "feasible": True,
+                    "gap_to_opt": 0.0, "best_config": design_config(problem, opt_design), "final": 1,
+                }
+            ]
+        )
+    for method in config.methods:
+        for seed in range(config.seeds):
+            if (name, method, seed) in done:
+                progress(f"  {method} seed {seed}: done already, skipped")
+                continue
+            t0 = time.perf_counter()
+            if method in RL_METHODS:
+                best = (rl_runner or run_rl_method)(config, problem, method, seed, optimum, writer)
+            else:
+                best = run_search_method(config, problem, method, seed, optimum, writer).best_objective[-1]
+            gap = f", gap {100 * (best / optimum - 1):.2f}%" if optimum and np.isfinite(best) else ""
+            progress(f"  {method} seed {seed}: best {best:.6g}{gap} ({time.perf_counter() - t0:.1f} s)")
+    return render_report(output_dir)

@@ -1,0 +1,108 @@
+"""The results table every experiment writes: one CSV row per method x seed x budget checkpoint.
+
+Rows are appended and flushed one batch at a time, so a killed run loses at most the batch in
+flight; :func:`completed_runs` tells a resumed run which (method, seed) pairs are finished.
+Columns (DESIGN.md conventions):
+
+``experiment, problem, method, seed, evals`` (whole-design evaluations used so far),
+``layer_queries`` (layer-level cost queries, reported beside), ``wall_s``, ``best_objective``
+(best feasible objective so far, empty until one is found), ``feasible``, ``gap_to_opt``
+(``best_objective / optimum - 1`` where the optimum is known), ``best_config`` (JSON),
+``final`` (1 on a run's last row), ``version`` (package version and git commit).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from codesign_gym.experiments.provenance import version_string
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "experiment", "problem", "method", "seed", "evals", "layer_queries", "wall_s",
+    "best_objective", "feasible", "gap_to_opt", "best_config", "final", "version",
+)
+RESULTS_FILE = "results.csv"
+
+
+class ResultsWriter:
+    """Appends rows to ``<output_dir>/results.csv``, writing the header once."""
+
+    def __init__(self, output_dir: str | Path):
+        self.path = Path(output_dir) / RESULTS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._version = version_string()
+
+    def write(self, rows: Iterable[Mapping[str, object]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS, extrasaction="raise")
+            if new:
+                writer.writeheader()
+            for row in rows:
+                writer.writerow({**{c: "" for c in RESULT_COLUMNS}, "version": self._version, **_cells(row)})
+            fh.flush()
+
+
+def _cells(row: Mapping[str, object]) -> dict[str, object]:
+    out = {}
+    for key, value in row.items():
+        if key == "best_config" and not isinstance(value, str):
+            value = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = ""
+        elif isinstance(value, bool):
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def read_results(output_dir: str | Path) -> list[dict[str, object]]:
+    """Rows of ``results.csv`` with numbers parsed (empty cells become None)."""
+    path = Path(output_dir) / RESULTS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no {RESULTS_FILE} in {output_dir}; expected the output directory of a run")
+    rows = []
+    with path.open(newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row: dict[str, object] = dict(raw)
+            for key in ("seed", "evals", "layer_queries", "final", "feasible"):
+                row[key] = int(raw[key]) if raw.get(key) not in (None, "") else None
+            for key in ("wall_s", "best_objective", "gap_to_opt"):
+                row[key] = float(raw[key]) if raw.get(key) not in (None, "") else None
+            rows.append(row)
+    return rows
+
+
+def completed_runs(output_dir: str | Path) -> set[tuple[str, str, int]]:
+    """(problem, method, seed) triples whose final row is in the table (for resuming)."""
+    path = Path(output_dir) / RESULTS_FILE
+    if not path.exists():
+        return set()
+    return {(str(r["problem"]), str(r["method"]), int(r["seed"])) for r in read_results(output_dir) if r["final"] == 1}
+
+
+def drop_unfinished(output_dir: str | Path) -> int:
+    """Remove the rows of runs that never wrote a final row (a killed run), so a resumed run
+    starts them cleanly; returns how many rows were dropped."""
+    path = Path(output_dir) / RESULTS_FILE
+    if not path.exists():
+        return 0
+    done = completed_runs(output_dir)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keep = [r for r in rows if (r["problem"], r["method"], int(r["seed"])) in done]
+    if len(keep) != len(rows):
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(keep)
+        tmp.replace(path)
+    return len(rows) - len(keep)
