@@ -1,0 +1,106 @@
+"""Environment throughput: env steps/s of the single env, the native vector env and a gymnasium
+``SyncVectorEnv`` of single envs, with random actions; and RLlib PPO sampling throughput.
+
+Printed by ``codesign-gym bench env`` and ``codesign-gym bench rllib``; never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+
+from codesign_gym.envs.resource_assignment import ResourceAssignmentEnv, ResourceAssignmentProblem, ResourceAssignmentVectorEnv
+
+
+def _time_steps(step, min_seconds: float) -> tuple[int, float]:
+    """Call ``step()`` (which returns the number of env steps it took) for at least ``min_seconds``."""
+    steps, start = 0, time.perf_counter()
+    while True:
+        steps += step()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return steps, elapsed
+
+
+def bench_env(workload: str = "cfx/mobilenet_v2", dataflow: str = "dla", num_envs=(1, 64, 1024, 4096), min_seconds: float = 1.0, sync: bool = True) -> list[dict]:
+    """Rows of env steps/s: ``single``, ``vector`` per ``num_envs`` and (if ``sync``) ``sync_vector``."""
+    problem = ResourceAssignmentProblem(workload=workload, dataflow=dataflow)
+    rng = np.random.default_rng(0)
+    rows = []
+
+    env = ResourceAssignmentEnv(problem=problem)
+    env.reset(seed=0)
+    pe_hi, buf_hi = problem.num_pe_levels, problem.num_buffer_levels
+
+    def single_step() -> int:
+        _, _, term, trunc, _ = env.step(np.array([rng.integers(pe_hi), rng.integers(buf_hi)]))
+        if term or trunc:
+            env.reset()
+        return 1
+
+    steps, secs = _time_steps(single_step, min_seconds)
+    rows.append({"env": "single", "num_envs": 1, "steps_per_s": steps / secs})
+
+    for n in num_envs:
+        venv = ResourceAssignmentVectorEnv(num_envs=n, problem=problem)
+        venv.reset(seed=0)
+        actions = np.stack([rng.integers(0, pe_hi, (64, n)), rng.integers(0, buf_hi, (64, n))], axis=-1)
+        i = [0]
+
+        def vector_step() -> int:
+            venv.step(actions[i[0] % 64])
+            i[0] += 1
+            return n
+
+        steps, secs = _time_steps(vector_step, min_seconds)
+        rows.append({"env": "vector", "num_envs": n, "steps_per_s": steps / secs})
+        if sync:
+            svenv = gym.vector.SyncVectorEnv([lambda: ResourceAssignmentEnv(problem=problem) for _ in range(n)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+            svenv.reset(seed=0)
+
+            def sync_step() -> int:
+                svenv.step(actions[i[0] % 64])
+                i[0] += 1
+                return n
+
+            steps, secs = _time_steps(sync_step, min_seconds)
+            rows.append({"env": "sync_vector", "num_envs": n, "steps_per_s": steps / secs})
+            svenv.close()
+    vec = {r["num_envs"]: r["steps_per_s"] for r in rows if r["env"] == "vector"}
+    for r in rows:
+        if r["env"] == "sync_vector":
+            r["vector_speedup"] = vec[r["num_envs"]] / r["steps_per_s"]
+    return rows
+
+
+def bench_rllib(workload: str = "cfx/mobilenet_v2", env_runners=(1, 2), envs_per_runner: int = 16, iterations: int = 5,
+                steps_per_call: int = 4096, address: str | None = None) -> list[dict]:
+    """RLlib PPO sampling throughput: env steps/s of ``EnvRunner.sample`` on all remote env runners
+    in parallel (policy forward passes included, learner updates excluded), after a warm-up."""
+    from codesign_gym.agents.rllib.training import build_algorithm_config
+    from codesign_gym.experiments.ray_session import ray_session
+
+    problem = ResourceAssignmentProblem(workload=workload)
+    rows = []
+    with ray_session(address):
+        for runners in env_runners:
+            config = build_algorithm_config(
+                "ppo", {"workload": workload}, seed=0, module="mlp", episode_length=problem.num_layers,
+                num_env_runners=runners, envs_per_runner=envs_per_runner, episodes_per_batch=64,
+            )
+            algo = config.build_algo()
+
+            def sample(runner) -> int:
+                return sum(len(ep) for ep in runner.sample(num_timesteps=steps_per_call, random_actions=False))
+
+            algo.env_runner_group.foreach_env_runner(sample, local_env_runner=False)  # warm-up
+            t0 = time.perf_counter()
+            steps = 0
+            for _ in range(iterations):
+                steps += sum(algo.env_runner_group.foreach_env_runner(sample, local_env_runner=False))
+            secs = time.perf_counter() - t0
+            algo.stop()
+            rows.append({"algorithm": "ppo", "env_runners": runners, "envs_per_runner": envs_per_runner, "sample_steps_per_s": steps / secs})
+    return rows
