@@ -43,3 +43,23 @@ def test_pareto_front_drops_dominated_actions():
 def test_infeasible_budget_is_reported():
     with pytest.raises(ValueError, match="no assignment fits"):
         solve_multiple_choice_knapsack(np.ones((2, 2)), np.full((2, 2), 3.0), budget=5.0)
+
+
+def test_matches_an_independent_milp_on_confuciux_mobilenet_v2():
+    """The DP against scipy's HiGHS MILP (which proves optimality quickly on this instance)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
+
+    p = ResourceAssignmentProblem(workload="cfx/mobilenet_v2", dataflow="dla", objective="latency", constraint="area:0.5")
+    L, A = p.latency.shape
+    onehot = np.kron(np.eye(L), np.ones((1, A)))
+    res = milp(
+        p.latency.ravel() / p.latency.max(),
+        constraints=[LinearConstraint(onehot, 1, 1), LinearConstraint(p.constraint_cost.ravel()[None, :], -np.inf, p.budget.value)],
+        integrality=np.ones(L * A), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0},
+    )
+    milp_objective = float(p.latency.ravel()[res.x > 0.5].sum())
+    sol = solve_multiple_choice_knapsack(p.latency, p.constraint_cost, p.budget.value)
+    assert sol.objective == pytest.approx(milp_objective, rel=1e-12)
+    assert sol.weight <= p.budget.value
