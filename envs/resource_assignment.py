@@ -100,6 +100,12 @@ class ResourceAssignmentProblem:
         """The objective's unconstrained lower bound (per-layer cheapest actions); rewards divide by it."""
         return float(self.objective_of(np.float64(self.latency_norm), np.float64(self.energy_norm)))
 
+    @property
+    def worst_objective(self) -> float:
+        """The objective of the costliest design (every layer at its costliest action): an upper
+        bound on any design's objective, used to rank infeasible designs below feasible ones."""
+        return float(self.objective_of(self.latency.max(axis=1).sum(), self.energy.max(axis=1).sum()))
+
     def evaluate_designs(self, pe_index: np.ndarray, buffer_index: np.ndarray) -> dict[str, np.ndarray]:
         """Score a batch of complete designs.
 
@@ -136,9 +142,8 @@ class ResourceAssignmentProblem:
         if designs.ndim != 2 or designs.shape[1] != 2 * L:
             raise ValueError(f"designs have shape {designs.shape}; expected (N, {2 * L})")
         m = self.evaluate_designs(designs[:, :L], designs[:, L:])
-        worst = self.objective_of(self.latency.max(axis=1).sum(), self.energy.max(axis=1).sum())
         overshoot = np.maximum(m["constraint"] - self.budget.value, 0.0) / self.budget.value
-        fitness = np.where(m["feasible"], m["objective"], worst * (1.0 + overshoot)) / self.objective_norm
+        fitness = np.where(m["feasible"], m["objective"], self.worst_objective * (1.0 + overshoot)) / self.objective_norm
         return Evaluation(fitness=fitness, objective=m["objective"], feasible=m["feasible"])
 
     def _check_index(self, name: str, index: np.ndarray, levels: int) -> np.ndarray:
@@ -194,11 +199,7 @@ class _Episodes:
         self.buf = np.full((n, L), -1, dtype=np.int64)
         # Per-layer bounds used for masks and penalties.
         self._min_constraint = problem.constraint_cost.min(axis=1)
-        self._max_lat = problem.latency.max(axis=1)
-        self._max_eng = problem.energy.max(axis=1)
         self._suffix_min_constraint = np.zeros((n, L + 1))
-        self._suffix_max_lat = np.zeros((n, L + 1))
-        self._suffix_max_eng = np.zeros((n, L + 1))
 
     def reset(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Start new episodes in the rows selected by the boolean mask ``rows`` (n,)."""
@@ -208,14 +209,10 @@ class _Episodes:
         L = self.p.num_layers
         order = rng.permuted(np.tile(np.arange(L), (k, 1)), axis=1) if self.shuffle else np.tile(np.arange(L), (k, 1))
         self.order[rows] = order
-        for target, per_layer in (
-            (self._suffix_min_constraint, self._min_constraint),
-            (self._suffix_max_lat, self._max_lat),
-            (self._suffix_max_eng, self._max_eng),
-        ):
-            vals = per_layer[order]  # (k, L) in episode order
-            target[rows, :L] = np.cumsum(vals[:, ::-1], axis=1)[:, ::-1]
-            target[rows, L] = 0.0
+        # constraint the later layers need at least, from each step on (episode order)
+        vals = self._min_constraint[order]
+        self._suffix_min_constraint[rows, :L] = np.cumsum(vals[:, ::-1], axis=1)[:, ::-1]
+        self._suffix_min_constraint[rows, L] = 0.0
         for arr in (self.t, self.used, self.lat, self.eng, self.ret, self.prev):
             arr[rows] = 0
         self.pe[rows] = -1
@@ -253,12 +250,10 @@ class _Episodes:
             running_return = np.where(done, complete_return, 0.0)
         else:
             running_return = complete_return  # separable: -sum of per-layer costs so far
-        # Over budget: charge the remaining layers at their worst action, scaled up by the overshoot.
-        t_next = np.minimum(self.t, L)
-        rem_lat = self._suffix_max_lat[rows, t_next]
-        rem_eng = self._suffix_max_eng[rows, t_next]
+        # Over budget: the return becomes that of the worst possible design (every layer at its
+        # costliest action) scaled up by the overshoot, so it ranks below every feasible episode.
         overshoot = (self.used - p.budget.value) / p.budget.value
-        penalised_return = -p.objective_of(self.lat + rem_lat, self.eng + rem_eng) / norm * (1.0 + overshoot)
+        penalised_return = -p.worst_objective / norm * (1.0 + overshoot)
         new_return = np.where(over, penalised_return, running_return)
         reward = np.where(active, new_return - self.ret, 0.0)
         self.ret = np.where(active, new_return, self.ret)
