@@ -39,7 +39,7 @@ class ConfuciuxConfig:
     budget: int = 600
     seeds: int = 3
     methods: Sequence[str] = DEFAULT_METHODS
-    batch_size: int = 32
+    batch_size: int | None = None  # designs per search round; None: each method's preferred batch
 
     def problem_name(self) -> str:
         return f"{self.model}|{self.dataflow}|{self.objective}|{self.constraint}"
@@ -82,31 +82,37 @@ def design_config(problem: ResourceAssignmentProblem, design: np.ndarray | None)
     }
 
 
-def _rows_from_trace(config, problem, trace: SearchTrace, seed: int, optimum, start: int, final: bool) -> list[dict]:
-    n = len(trace.evals)
-    return [
-        _row(config, problem, trace.method, seed, trace.evals[i], trace.wall_s[i], trace.best_objective[i],
-             trace.best_design, optimum, final and i == n - 1)
-        for i in range(start, n)
-    ]
+class _Recorder:
+    """Decides which progress points become rows: every improvement of the best objective (so
+    'evaluations to within X%' are exact) and at least one row per 1% of the budget."""
+
+    def __init__(self, budget: int):
+        self.step = max(budget // 100, 1)
+        self.next_grid = self.step
+        self.best = float("nan")
+
+    def wants(self, evals: int, best: float) -> bool:
+        improved = np.isfinite(best) and not (best >= self.best)  # NaN-safe: first finite value counts
+        due = evals >= self.next_grid
+        if improved:
+            self.best = best
+        if due:
+            self.next_grid = (evals // self.step + 1) * self.step
+        return bool(improved or due)
 
 
-def run_search_method(config, problem, method: str, seed: int, optimum, writer: ResultsWriter, seed_design=None) -> SearchTrace:
-    """One search method x seed, writing a checkpoint row after every batch."""
-    if seed_design is not None:
-        searcher = GeneticAlgorithm(problem.design_nvec, seed=seed, seed_design=seed_design)
-        searcher.name = method
-    else:
-        searcher = make_search_method(method, problem.design_nvec, seed=seed)
-    written = [0]
+def run_search_method(config, problem, method: str, seed: int, optimum, writer: ResultsWriter) -> SearchTrace:
+    """One search method x seed; writes rows as the search goes (see :class:`_Recorder`)."""
+    searcher = make_search_method(method, problem.design_nvec, seed=seed)
+    recorder = _Recorder(config.budget)
 
     def checkpoint(trace: SearchTrace) -> None:
-        rows = _rows_from_trace(config, problem, trace, seed, optimum, written[0], final=False)
-        writer.write(rows)
-        written[0] = len(trace.evals)
+        evals, best = trace.evals[-1], trace.best_objective[-1]
+        if recorder.wants(evals, best) and evals < config.budget:
+            writer.write([_row(config, problem, method, seed, evals, trace.wall_s[-1], best, None, optimum, False)])
 
     trace = run_search(searcher, problem, config.budget, config.batch_size, on_batch=checkpoint)
-    writer.write(_rows_from_trace(config, problem, trace, seed, optimum, len(trace.evals) - 1, final=True))
+    writer.write([_row(config, problem, method, seed, trace.evals[-1], trace.wall_s[-1], trace.best_objective[-1], trace.best_design, optimum, True)])
     return trace
 
 
@@ -160,9 +166,12 @@ def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, opti
     searcher = GeneticAlgorithm(problem.design_nvec, seed=seed, seed_design=state["design"])
     offset, t0, best_design = progress.episodes, progress.wall_s, state["design"]
 
+    recorder = _Recorder(config.budget)
+
     def ga_checkpoint(trace: SearchTrace) -> None:
         b = min(best, trace.best_objective[-1]) if np.isfinite(trace.best_objective[-1]) else best
-        writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], b, None, optimum, False)])
+        if recorder.wants(offset + trace.evals[-1], b) and trace.evals[-1] < rest:
+            writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], b, None, optimum, False)])
 
     trace = run_search(searcher, problem, rest, config.batch_size, on_batch=ga_checkpoint)
     if np.isfinite(trace.best_objective[-1]) and not trace.best_objective[-1] > best:

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cfx.add_argument("--objective", default="latency", choices=["latency", "energy", "edp"])
     cfx.add_argument("--constraint", default="area:0.5", help="KIND:RATIO with KIND area|power and 0 < RATIO <= 1 (default: area:0.5)")
     cfx.add_argument("--methods", nargs="+", default=None, help="methods to run (default: random genetic annealing bayesian reinforce rl_ga; also ppo)")
-    cfx.add_argument("--batch-size", type=int, default=32, help="designs per search batch (default: 32)")
+    cfx.add_argument("--batch-size", type=int, default=None, help="designs per search round (default: each method's own, e.g. 32 for genetic, 1 for annealing)")
     cfx.set_defaults(handler=run_confuciux)
 
     report = sub.add_parser("report", help="re-render summary.md and plots of a results directory")

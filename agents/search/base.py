@@ -25,6 +25,8 @@ class SearchMethod(abc.ABC):
     """
 
     name: str = "search"
+    #: Designs per ask/tell round when the caller does not choose (sequential methods use 1).
+    preferred_batch: int = 32
 
     def __init__(self, nvec: np.ndarray, seed: int = 0):
         self.nvec = np.asarray(nvec, dtype=np.int64)
@@ -64,13 +66,15 @@ def run_search(
     method: SearchMethod,
     problem: DesignProblem,
     budget: int,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     on_batch: Callable[[SearchTrace], None] | None = None,
 ) -> SearchTrace:
     """Drive ``method`` for exactly ``budget`` whole-design evaluations (repeats count).
 
-    ``on_batch`` is called after every batch with the trace so far (progress, checkpoints).
+    ``batch_size`` defaults to the method's :attr:`~SearchMethod.preferred_batch`. ``on_batch`` is
+    called after every batch with the trace so far (progress, checkpoints).
     """
+    batch_size = method.preferred_batch if batch_size is None else batch_size
     if budget < 1 or batch_size < 1:
         raise ValueError(f"budget={budget} and batch_size={batch_size} must both be >= 1")
     trace = SearchTrace(method=method.name)

@@ -35,16 +35,17 @@ class GeneticAlgorithm(SearchMethod):
     """
 
     name = "genetic"
+    preferred_batch = 32  # one generation per batch
 
     def __init__(
         self,
         nvec: np.ndarray,
         seed: int = 0,
         population: int = 32,
-        elite: int = 2,
-        tournament: int = 3,
+        elite: int = 1,
+        tournament: int = 4,
         mutation_rate: float | None = None,
-        local_mutation: float = 0.5,
+        local_mutation: float = 0.9,
         seed_design: np.ndarray | None = None,
     ):
         super().__init__(nvec, seed)
@@ -113,25 +114,29 @@ class SimulatedAnnealing(SearchMethod):
     by the Metropolis rule.
 
     A proposal changes ``moves`` genes by +-1 level (or redraws one with probability
-    ``redraw``). The temperature (in fitness units) falls geometrically from ``t_start`` to
+    ``redraw``); with probability ``exchange`` another gene moves the opposite way, which trades a
+    shared resource (e.g. a budget) between variables. The temperature (in fitness units) falls geometrically from ``t_start`` to
     ``t_end`` over ``steps`` ask/tell rounds; by default over the whole budget given to
     :func:`run_search`.
     """
 
     name = "annealing"
+    preferred_batch = 1  # annealing is sequential: every evaluation moves the chain
 
     def __init__(
         self,
         nvec: np.ndarray,
         seed: int = 0,
-        chains: int = 4,
+        chains: int = 1,
         t_start: float = 0.03,
         t_end: float = 1e-4,
         steps: int | None = None,
-        moves: int = 1,
+        moves: int = 2,
         redraw: float = 0.05,
+        exchange: float = 0.3,
     ):
         super().__init__(nvec, seed)
+        self.exchange = exchange
         self.chains = chains
         self.t_start, self.t_end = t_start, t_end
         self.steps = 1000 if steps is None else max(int(steps), 1)
@@ -167,6 +172,11 @@ class SimulatedAnnealing(SearchMethod):
             moved = np.clip(out[rows, gene] + step, 0, self.nvec[gene] - 1)
             redrawn = (self.rng.random(n) * self.nvec[gene]).astype(np.int64)
             out[rows, gene] = np.where(self.rng.random(n) < self.redraw, redrawn, moved)
+            # exchange: a second gene moves the opposite way (trades a shared resource between variables)
+            other = self.rng.integers(0, self.nvec.size, n)
+            swap = self.rng.random(n) < self.exchange
+            counter = np.clip(out[rows, other] - step, 0, self.nvec[other] - 1)
+            out[rows, other] = np.where(swap, counter, out[rows, other])
         self._pending = idx
         return out
 
