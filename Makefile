@@ -1,5 +1,6 @@
 # One-command set-up and run. Every target creates the virtual environment first if needed.
-#   make demo   - set up, then print the cost-model demo table (the main job for now)
+#   make run    - set up, then run the main job: the ConfuciuX experiment at its small default
+#   make demo   - set up, then print the cost-model demo table for MobileNetV2
 #   make test   - set up, then run the test suite (what CI runs, via .ci/run)
 #
 # torch: TORCH_SPEC is installed before the package so that pip never resolves an unpinned
@@ -13,7 +14,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.codesign-gym-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup run demo test bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +25,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
+run: $(STAMP)
+	$(VENV)/bin/codesign-gym run confuciux
+
 demo: $(STAMP)
 	$(VENV)/bin/codesign-gym costmodel demo --workload mobilenet_v2
 
@@ -32,6 +36,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/codesign-gym bench costmodel
+	$(VENV)/bin/codesign-gym bench env
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
