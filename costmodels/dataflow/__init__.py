@@ -7,7 +7,8 @@
 True
 
 Modules: :mod:`.directives` (directive data + MAESTRO text parser), :mod:`.templates` (built-in
-dataflows), :mod:`.analysis` (the vectorized MAESTRO analysis), :mod:`.hardware` (design record,
+dataflows), :mod:`.analysis` (the vectorized MAESTRO analysis), :mod:`.plan` / :mod:`._trace` (the
+analysis traced once per dataflow and compiled to straight-line array code), :mod:`.hardware` (design record,
 area / power), :mod:`.energy`, :mod:`.model` (``evaluate``), :mod:`.predict` (CSV in / out),
 :mod:`.bench` (throughput benchmark), :mod:`._xp` (numpy / torch shim).
 """

@@ -19,7 +19,31 @@ Deliberate reproduction of MAESTRO quirks (they are part of the reference output
   the *dynamic* sub-cluster tile of the enclosing case;
 * edge PEs of a spatial edge use the spatial-edge cluster count of the level's first SpatialMap;
 * output rows/cols are taken as ``Y-R+1`` in the output read count (stride ignored);
-* a NoC transfer of 0 elements costs ``latency - 1`` cycles.
+* a NoC transfer of 0 elements costs ``latency - 1`` cycles;
+* MAC over-count at a spatial edge (see :meth:`Analyzer._edge_factor`): when a sliding-window
+  dimension (``Y``/``X``, or ``Y'``/``X'`` converted to it) is spatially mapped and its Edge
+  iteration has exactly one active sub-cluster (``nedge == 1``), MAESTRO's per-PE output/partial-sum
+  volume takes that edge tile's *input* extent ``medge[X]`` instead of its output extent
+  ``medge[X] - S + 1``. ``Num MACs`` and the output L1 counts then exceed the ideal
+  ``K*C*Y'*X'*R*S`` by ``(S-1)`` (resp. ``R-1``) output columns (rows) per such edge fold, even at
+  stride 1. Examples: ``xp`` (``SpatialMap(Sz(S),1) X``) whenever the output columns left after the
+  full folds number exactly one (``X' mod P == 1``, ``X' > P``), e.g. K=53 C=33 Y=34 X=16 R=S=3 on
+  13 PEs counts 8,059,392 MACs, not 7,051,968 (16 columns counted for X'=14); ``cfx_shi``
+  (``SpatialMap(Sz(R),Sz(R)) Y'`` on one top-level sub-cluster, so ``nedge == 1`` always) whenever
+  ``Y' mod R != 0`` (in a 5,000-layer random stride-1 sample: exact iff ``Y' mod R == 0``, apart
+  from layers with ``Y' < R`` or more PEs than ``X'``, where MAESTRO drops cases as having no
+  partial sums and counts *fewer* MACs, down to 0). This is MAESTRO's own behaviour, not ours: in ``GetPEEgressVolume``
+  (``CA_reuse-analysis.hpp``, commit 4eb08d17) every branch indexes the mapped-size tables with the
+  output-coordinate name except the SpatialMap/Edge branch with one active sub-cluster, which uses
+  the input-coordinate one; and the reference rows need it -- using the output extent there
+  changes ``Num MACs`` (and runtime) on 31 reference rows, e.g. ``yrp`` r50_c3_3x3 and ``cfx_eye``
+  r50_c2_3x3 at stride 1, where the real MAESTRO binary reports more MACs than the ideal. Only
+  ``kcp`` and ``cfx_dla`` (spatial maps over ``K``/``C``, never a sliding dimension) count exactly
+  the ideal MACs on every stride-1 layer; ``xp`` and ``cfx_shi`` do on pointwise (R=S=1) layers.
+
+Speed: :mod:`.plan` traces this analysis once per (dataflow, layer kind, stride class) on symbols
+and compiles it into straight-line array code; :func:`~.model.evaluate` runs those plans. The eager
+path (this class on arrays) remains the reference the plans are tested against.
 """
 
 from __future__ import annotations
@@ -138,7 +162,7 @@ class Analyzer:
     """
 
     def __init__(self, xp, directives: Sequence[Directive], kind: str, dims: dict, stride, P, ktile, bw, lat, offchip):
-        self.xp = _Fast(xp)
+        self.xp = xp if getattr(xp, "symbolic", False) else _Fast(xp)
         self.kind = kind
         self.coupled = COUPLED[kind]
         self.input_vars = INPUT_VARS[kind]
@@ -462,7 +486,12 @@ class Analyzer:
         return ret
 
     def _edge_factor(self, L, v, a, first, eepe, F):
-        """GetPEEgressVolume's spatial Edge-state factor (note MAESTRO's use of ``v`` when nedge == 1)."""
+        """GetPEEgressVolume's spatial Edge-state factor.
+
+        With one active edge sub-cluster MAESTRO uses the edge size of ``v`` (for a sliding window:
+        the *input* dimension ``Y``/``X``) where every other branch uses ``a`` (``Y'``/``X'``); this
+        is the source of MAESTRO's MAC over-count at stride 1 (module doc, last quirk).
+        """
         xp = self.xp
         nedge = L.nedge
         one = L.medge[v] if (first or eepe) else 1

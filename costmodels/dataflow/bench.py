@@ -1,7 +1,8 @@
 """Throughput benchmark of :func:`~.model.evaluate` (evaluations = layer x design points).
 
 ``run_benchmark`` returns one dict per (backend, device, dataflow, batch) with ``evals_per_s``
-(best of ``repeats``) and ``peak_mem_bytes`` (tracemalloc peak for numpy; CUDA
+(best of ``repeats``; the first call of a dataflow also compiles its plans, see :mod:`.plan`) and
+``peak_mem_bytes`` (tracemalloc peak of one extra, untimed run for numpy; CUDA
 ``max_memory_allocated`` for torch on GPU; process max-RSS growth for torch on CPU).
 Measure single-core numbers with ``OMP_NUM_THREADS=1 taskset -c 0``.
 """
@@ -56,9 +57,7 @@ def run_benchmark(batch_sizes=(1, 1_000, 100_000, 1_000_000), backends=("numpy",
                 best = float("inf")
                 peak = 0
                 for _ in range(max(1, repeats)):
-                    if backend == "numpy":
-                        tracemalloc.start()
-                    elif device == "cuda":
+                    if device == "cuda":
                         torch.cuda.reset_peak_memory_stats()
                         torch.cuda.synchronize()
                     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -66,15 +65,16 @@ def run_benchmark(batch_sizes=(1, 1_000, 100_000, 1_000_000), backends=("numpy",
                     evaluate(layers, hardware, df, **kw)
                     if device == "cuda":
                         torch.cuda.synchronize()
-                    dt = time.perf_counter() - t0
-                    if backend == "numpy":
-                        peak = max(peak, tracemalloc.get_traced_memory()[1])
-                        tracemalloc.stop()
-                    elif device == "cuda":
+                    best = min(best, time.perf_counter() - t0)
+                    if device == "cuda":
                         peak = max(peak, torch.cuda.max_memory_allocated())
-                    else:
+                    elif backend != "numpy":
                         peak = max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0)
-                    best = min(best, dt)
+                if backend == "numpy":  # a separate traced run: tracemalloc would slow the timed ones
+                    tracemalloc.start()
+                    evaluate(layers, hardware, df, **kw)
+                    peak = tracemalloc.get_traced_memory()[1]
+                    tracemalloc.stop()
                 rows.append({"backend": backend, "device": device, "dataflow": df, "batch": n, "seconds": best,
                              "evals_per_s": n / best, "peak_mem_bytes": int(peak)})
     return rows

@@ -3,7 +3,9 @@
 Layers and designs broadcast against each other (e.g. layers of shape ``(L, 1)`` and designs of
 shape ``(1, D)`` give ``(L, D)`` results); the batch is flattened, split into chunks of at most
 ``chunk_size`` points (bounded memory) and, inside each chunk, into the layer kinds the model
-analyses differently (a handful of groups, never a loop over points).
+analyses differently (a handful of groups, never a loop over points). Each group runs the compiled
+plans of :mod:`.plan` (cached per dataflow and layer kind; the first call of a dataflow compiles
+them, ~0.1-2 s), which run on cache-sized slices of the chunk.
 
 Layer conventions are the package's (see ``codesign_gym.costmodels.workloads.layer_table``):
 ``Y, X`` are unpadded input rows/cols, ``padding`` is per side, depthwise layers have
@@ -28,7 +30,7 @@ import numpy as np
 from . import energy as _energy
 from . import hardware as _hw
 from ._xp import namespace
-from .analysis import Analyzer
+from .plan import run_plans
 from .templates import TEMPLATES, depthwise_for, resolve_dataflow
 
 #: Layer-type codes (same values as ``codesign_gym.costmodels.workloads.LayerType``).
@@ -226,13 +228,14 @@ def _evaluate_flat(xp, v: dict, key: str, directives, is_template: bool) -> dict
         else:
             g = sel(groups)
             Kq, Cq = sel(v["K"]) // g, sel(v["C"]) // g
-        dims = {"K": Kq, "C": Cq, "R": sel(v["R"]), "S": sel(v["S"]), "Y": sel(Yp), "X": sel(Xp)}
         dirs = directives
         if is_template and kind == "DSCONV":
             dirs = TEMPLATES[depthwise_for(key)]
-        an = Analyzer(xp, dirs, kind, dims, sel(v["stride"]), sel(v["num_pes"]), sel(v["ktile"]),
-                      sel(v["noc_bw"]), sel(v["noc_latency"]), sel(v["offchip_bw"]))
-        r = an.run()
+        R, S = sel(v["R"]), sel(v["S"])
+        inputs = {"K": Kq, "C": Cq, "R": R, "S": S, "Yo": sel(Yp) - R + 1, "Xo": sel(Xp) - S + 1,
+                  "stride": sel(v["stride"]), "P": sel(v["num_pes"]), "ktile": sel(v["ktile"]),
+                  "bw": sel(v["noc_bw"]), "lat": sel(v["noc_latency"]), "offchip": sel(v["offchip_bw"])}
+        r = run_plans(xp, tuple(dirs), kind, inputs)
         mult = 1 if kind == "DSCONV" else sel(groups)
         vals = {
             "runtime": r["runtime"] * mult,
