@@ -101,13 +101,31 @@ class _Recorder:
         return bool(improved or due)
 
 
-def run_search_method(config, problem, method: str, seed: int, optimum, writer: ResultsWriter) -> SearchTrace:
+class _ProgressLine:
+    """Prints ``method seed: evals/budget, best, gap`` at most every ``every_s`` seconds."""
+
+    def __init__(self, progress: Callable[[str], None], label: str, budget: int, optimum, every_s: float = 10.0):
+        self.progress, self.label, self.budget, self.optimum, self.every_s = progress, label, budget, optimum, every_s
+        self.last = time.perf_counter()
+
+    def update(self, evals: int, best: float) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        gap = f", gap {100 * (best / self.optimum - 1):.2f}%" if self.optimum and np.isfinite(best) else ""
+        self.progress(f"  {self.label}: {evals}/{self.budget} evaluations, best {best:.6g}{gap}")
+
+
+def run_search_method(config, problem, method: str, seed: int, optimum, writer: ResultsWriter, progress: Callable[[str], None] = print) -> SearchTrace:
     """One search method x seed; writes rows as the search goes (see :class:`_Recorder`)."""
     searcher = make_search_method(method, problem.design_nvec, seed=seed)
     recorder = _Recorder(config.budget)
+    line = _ProgressLine(progress, f"{method} seed {seed}", config.budget, optimum)
 
     def checkpoint(trace: SearchTrace) -> None:
         evals, best = trace.evals[-1], trace.best_objective[-1]
+        line.update(evals, best)
         if recorder.wants(evals, best) and evals < config.budget:
             writer.write([_row(config, problem, method, seed, evals, trace.wall_s[-1], best, None, optimum, False)])
 
@@ -133,16 +151,21 @@ def _row(config, problem, method, seed, evals, wall_s, best, design, optimum, fi
     }
 
 
-def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, optimum, writer: ResultsWriter) -> float:
+def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, optimum, writer: ResultsWriter, progress: Callable[[str], None] = print) -> float:
     """Train REINFORCE or PPO (ConfuciuX's LSTM policy) for the budget in episodes; ``rl_ga`` is
-    ConfuciuX's two stages: REINFORCE for 2/3 of the budget, then a GA seeded with its best design."""
-    from codesign_gym.agents.rllib.training import build_algorithm_config, train_for_episodes
+    ConfuciuX's two stages: REINFORCE for 2/3 of the budget, then a GA seeded with its best design.
+    RLlib's metrics of every iteration go to ``<output_dir>/tensorboard/<method>-seed<k>/``."""
+    from tensorboardX import SummaryWriter
+
+    from codesign_gym.agents.rllib.training import build_algorithm_config, numeric_leaves, train_for_episodes
 
     rl_budget = config.budget * 2 // 3 if method == "rl_ga" else config.budget
     algorithm = "ppo" if method == "ppo" else "reinforce"
     env_config = {"workload": config.model, "dataflow": config.dataflow, "objective": config.objective, "constraint": config.constraint}
     algo = build_algorithm_config(algorithm, env_config, seed, module="lstm", episode_length=problem.num_layers).build_algo()
     state = {"design": None}
+    line = _ProgressLine(progress, f"{method} seed {seed}", config.budget, optimum)
+    board = SummaryWriter(str(writer.path.parent / "tensorboard" / f"{method}-seed{seed}"))
 
     def to_design(pe, buf):
         return np.concatenate([np.searchsorted(problem.table.pe_levels, pe), np.searchsorted(problem.table.buffer_levels, buf)])
@@ -152,11 +175,17 @@ def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, opti
             state["design"] = to_design(progress.best_pe, progress.best_buffer)
         best = progress.best_objective if np.isfinite(progress.best_objective) else float("nan")
         writer.write([_row(config, problem, method, seed, progress.episodes, progress.wall_s, best, state["design"], optimum, False)])
+        line.update(progress.episodes, best)
+        for tag, value in numeric_leaves(progress.result).items():
+            board.add_scalar(tag, value, progress.episodes)
+        if np.isfinite(best):
+            board.add_scalar("codesign/best_feasible_objective", best, progress.episodes)
 
     try:
         progress = train_for_episodes(algo, rl_budget, on_iteration=checkpoint)
     finally:
         algo.stop()
+        board.close()
     best = progress.best_objective if np.isfinite(progress.best_objective) else float("nan")
     if method != "rl_ga" or state["design"] is None:
         writer.write([_row(config, problem, method, seed, progress.episodes, progress.wall_s, best, state["design"], optimum, True)])
@@ -170,6 +199,7 @@ def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, opti
 
     def ga_checkpoint(trace: SearchTrace) -> None:
         b = min(best, trace.best_objective[-1]) if np.isfinite(trace.best_objective[-1]) else best
+        line.update(offset + trace.evals[-1], b)
         if recorder.wants(offset + trace.evals[-1], b) and trace.evals[-1] < rest:
             writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], b, None, optimum, False)])
 
@@ -188,7 +218,7 @@ def run_experiment(
 ) -> Path:
     """Run (or resume) the experiment into ``output_dir``; returns the summary path.
 
-    ``rl_runner(config, problem, method, seed, optimum, writer)`` runs an RL method; the
+    ``rl_runner(config, problem, method, seed, optimum, writer, progress)`` runs an RL method; the
     default, :func:`run_rl_method`, trains with RLlib on the Ray instance already initialised.
     """
     from codesign_gym.experiments.report import render_report
@@ -226,9 +256,9 @@ def run_experiment(
                 continue
             t0 = time.perf_counter()
             if method in RL_METHODS:
-                best = (rl_runner or run_rl_method)(config, problem, method, seed, optimum, writer)
+                best = (rl_runner or run_rl_method)(config, problem, method, seed, optimum, writer, progress)
             else:
-                best = run_search_method(config, problem, method, seed, optimum, writer).best_objective[-1]
+                best = run_search_method(config, problem, method, seed, optimum, writer, progress).best_objective[-1]
             gap = f", gap {100 * (best / optimum - 1):.2f}%" if optimum and np.isfinite(best) else ""
             progress(f"  {method} seed {seed}: best {best:.6g}{gap} ({time.perf_counter() - t0:.1f} s)")
     return render_report(output_dir)

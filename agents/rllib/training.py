@@ -106,6 +106,7 @@ class RLProgress:
     best_objective: float
     best_pe: np.ndarray | None
     best_buffer: np.ndarray | None
+    result: dict = dataclasses.field(default_factory=dict)  # the last ``algo.train()`` result
 
 
 def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], None] | None = None) -> RLProgress:
@@ -114,6 +115,7 @@ def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], N
     progress = RLProgress(0, 0, 0.0, float("inf"), None, None)
     while progress.episodes < budget:
         result = algo.train()
+        progress.result = result
         runner_results = result.get(ENV_RUNNER_RESULTS, {})
         progress.episodes = int(runner_results.get(NUM_EPISODES_LIFETIME, progress.episodes))
         progress.env_steps = int(runner_results.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, progress.env_steps))
@@ -124,3 +126,16 @@ def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], N
         if on_iteration is not None:
             on_iteration(progress)
     return progress
+
+
+def numeric_leaves(result: dict, prefix: str = "") -> dict[str, float]:
+    """Flatten an RLlib result dict to ``{"a/b/c": number}`` (non-numeric leaves dropped), e.g.
+    for TensorBoard scalars."""
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        path = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(numeric_leaves(value, path))
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value):
+            out[path] = float(value)
+    return out

@@ -74,3 +74,4 @@ def test_rl_ga_experiment_row(tmp_path):
     assert len(final) == 1 and final[0]["evals"] >= 48 and final[0]["feasible"]
     assert final[0]["gap_to_opt"] >= -1e-12
     assert [r["evals"] for r in rows] == sorted(r["evals"] for r in rows)
+    assert list((tmp_path / "tensorboard" / "rl_ga-seed0").glob("events.out.tfevents.*"))
