@@ -195,21 +195,49 @@ class SimulatedAnnealing(SearchMethod):
 
 class BayesianOptimization(SearchMethod):
     """Bayesian optimisation with optuna's TPE sampler (multivariate), one integer parameter per
-    design variable. optuna is a well-kept BO library; we do not hand-write a surrogate."""
+    design variable. optuna is a well-kept BO library; we do not hand-write a surrogate.
+
+    TPE's cost per suggestion grows with the number of observed trials, so a 3,673-evaluation
+    run would take tens of minutes. With ``max_history`` set (default 400), once the study holds
+    more trials it is rebuilt from the best half and the most recent half of that many trials:
+    the surrogate keeps what matters for proposing improvements at a bounded cost per step.
+    ``max_history=None`` keeps every trial (plain TPE).
+    """
 
     name = "bayesian"
 
-    def __init__(self, nvec: np.ndarray, seed: int = 0, startup_trials: int = 20):
+    def __init__(self, nvec: np.ndarray, seed: int = 0, startup_trials: int = 20, max_history: int | None = 400):
         super().__init__(nvec, seed)
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=startup_trials)
-        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        if max_history is not None and max_history < 2 * startup_trials:
+            raise ValueError(f"max_history={max_history}; expected None or at least 2 * startup_trials = {2 * startup_trials}")
+        self._optuna = optuna
+        self._seed, self._startup, self.max_history = seed, startup_trials, max_history
+        self._rebuilds = 0
+        self.study = self._new_study()
         self._distributions = {f"x{d}": optuna.distributions.IntDistribution(0, int(k) - 1) for d, k in enumerate(self.nvec)}
         self._trials: list = []
 
+    def _new_study(self):
+        sampler = self._optuna.samplers.TPESampler(seed=self._seed + 7919 * self._rebuilds, multivariate=True, n_startup_trials=self._startup)
+        return self._optuna.create_study(direction="minimize", sampler=sampler)
+
+    def _trim_history(self) -> None:
+        trials = self.study.get_trials(deepcopy=False, states=(self._optuna.trial.TrialState.COMPLETE,))
+        if self.max_history is None or len(trials) <= self.max_history:
+            return
+        half = self.max_history // 2
+        best = sorted(trials, key=lambda t: t.value)[:half]
+        keep = {t.number for t in best}
+        recent = [t for t in trials[::-1] if t.number not in keep][:half]
+        self._rebuilds += 1
+        self.study = self._new_study()
+        self.study.add_trials(best + recent)
+
     def ask(self, n: int) -> np.ndarray:
+        self._trim_history()
         self._trials = [self.study.ask(self._distributions) for _ in range(n)]
         return np.array([[t.params[f"x{d}"] for d in range(self.nvec.size)] for t in self._trials], dtype=np.int64)
 

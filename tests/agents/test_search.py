@@ -87,3 +87,15 @@ def test_unknown_method_and_bad_budget_are_rejected():
         make_search_method("hillclimb", np.array([2, 2]))
     with pytest.raises(ValueError, match="budget=0"):
         run_search(RandomSearch(np.array([2, 2])), ToyKnapsack(), budget=0)
+
+
+def test_bayesian_optimisation_bounds_its_history():
+    from codesign_gym.agents.search import BayesianOptimization
+
+    toy = ToyKnapsack()
+    bo = BayesianOptimization(toy.design_nvec, seed=0, startup_trials=10, max_history=40)
+    trace = run_search(bo, toy, budget=120, batch_size=10)
+    assert bo._rebuilds >= 2 and len(bo.study.trials) <= 40 + 10
+    assert np.isfinite(trace.best_objective[-1])
+    with pytest.raises(ValueError, match="max_history=5"):
+        BayesianOptimization(toy.design_nvec, max_history=5)
