@@ -377,6 +377,10 @@ class SymNS:
     :attr:`guards`: boolean symbols that are ``True`` exactly at the points where it fails. A plan
     built this way is exact wherever all its guards are ``False``; elsewhere the caller must use
     the conservative plan.
+
+    :attr:`questions` lists, in the order asked, the ``b(x)`` questions the sample left open (``x``
+    varies over it): the branch points of the trace, which :mod:`.plan` uses to route points to
+    plans traced on a sample where those answers are uniform.
     """
 
     symbolic = True
@@ -384,6 +388,7 @@ class SymNS:
     def __init__(self, graph: Graph):
         self.g = graph
         self.guards: list[Sym] = []
+        self.questions: list[Sym] = []
 
     def _assume(self, x, value: bool):
         """Answer ``value`` for every point of ``x`` if the sample agrees; record the guard."""
@@ -430,4 +435,6 @@ class SymNS:
             return True
         if self._assume(x, False):
             return False
+        if not any(q is x for q in self.questions):
+            self.questions.append(x)
         return x

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from ._trace import Graph, Sym, SymNS
+from ._xp import NUMPY
 from .analysis import Analyzer
 from .directives import Directive
 
@@ -60,20 +61,27 @@ class Plan:
         self.source = source
         self.outputs = outputs
         self.num_ops = num_ops
+        #: A generic specialised plan's router (see :func:`run_routed`): a Plan with the one int
+        #: output ``"code"``, the point's signature; None when the trace had no open questions.
+        self.router: Plan | None = None
         ns: dict = {}
         exec(compile(source, f"<dataflow plan {name}>", "exec"), ns)  # noqa: S102 -- our own generated code
         self._fn = ns["plan"]
 
-    def __call__(self, xp, inputs: dict, n: int) -> dict:
-        """Outputs for ``n`` points; ``inputs`` are flat length-``n`` int64 arrays (``xp``'s kind)."""
+    def __call__(self, xp, inputs: dict, n: int, out: dict | None = None) -> dict:
+        """Outputs for ``n`` points; ``inputs`` are flat length-``n`` int64 arrays (``xp``'s kind).
+
+        ``out``: optional preallocated length-``n`` arrays (one per output) to write into and return.
+        """
         fns = _NUMPY_FNS if getattr(xp, "name", "") == "numpy" else dict(W=xp.where, MAX=xp.maximum, MIN=xp.minimum, F=xp.asfloat)
         step = n if getattr(xp, "device", "cpu") != "cpu" else SLICE
-        if n <= step:
-            return self._whole(xp, self._fn(**inputs, **fns), n)
-        out = {k: _zeros(xp, n, kd) for k, kd in self.outputs.items()}
+        if out is None:
+            if n <= step:
+                return self._whole(xp, self._fn(**inputs, **fns), n)
+            out = {k: _zeros(xp, n, kd) for k, kd in self.outputs.items()}
         for s in range(0, n, step):
             e = min(n, s + step)
-            part = self._fn(**{k: a[s:e] for k, a in inputs.items()}, **fns)
+            part = self._fn(**{k: _part(a, slice(s, e)) for k, a in inputs.items()}, **fns)
             for k, a in part.items():
                 out[k][s:e] = a
         return out
@@ -119,13 +127,21 @@ def _zeros(xp, n: int, kind: str):
     return z != 0 if kind == "b" else z
 
 
-def _trace(directives: Sequence[Directive], kind: str, stride: int | None, specialise: bool):
-    """Trace the analysis; returns ``(outputs, guards)`` (guards only when ``specialise``)."""
-    sample = None
+def _for_kind(sample: dict, kind: str) -> dict:
+    """``sample`` as the plans of layer ``kind`` see it (DSCONV: ``K = 1``); a new dict."""
+    sample = dict(sample)
+    if kind == "DSCONV":
+        sample["K"] = np.ones_like(sample["K"])
+    return sample
+
+
+def _trace(directives: Sequence[Directive], kind: str, stride: int | None, specialise: bool, sample: dict | None = None):
+    """Trace the analysis; returns ``(outputs, guards, questions)`` (guards and questions only when
+    ``specialise``; ``sample``: the sample to specialise on, default :func:`training_sample`)."""
     if specialise:
-        sample = training_sample(stride)
-        if kind == "DSCONV":
-            sample["K"] = np.ones_like(sample["K"])
+        sample = _for_kind(training_sample(stride) if sample is None else sample, kind)
+    else:
+        sample = None
     g = Graph(sample)
     sym = {name: g.input(name, _LOWER.get(name, 1)) for name in INPUTS}
     dims = {"K": 1 if kind == "DSCONV" else sym["K"], "C": sym["C"], "R": sym["R"], "S": sym["S"],
@@ -133,7 +149,7 @@ def _trace(directives: Sequence[Directive], kind: str, stride: int | None, speci
     stride = stride if stride else sym["stride"]
     ns = SymNS(g)
     an = Analyzer(ns, directives, kind, dims, stride, sym["P"], sym["ktile"], sym["bw"], sym["lat"], sym["offchip"])
-    return an.run(), ns.guards
+    return an.run(), ns.guards, ns.questions
 
 
 def _expr(node: Sym, name) -> str:
@@ -252,16 +268,69 @@ def get_plan(directives: tuple[Directive, ...], kind: str, stride: int | None, s
     A specialised plan has the extra bool output :data:`FALLBACK`: the points it must not be
     trusted for (they need the conservative plan, ``specialise=False``).
     """
-    outs, guards = _trace(directives, kind, stride, specialise)
-    if specialise:
+    outs, guards, questions = _trace(directives, kind, stride, specialise)
+    plan = _compile(outs, guards if specialise else None, f"{kind} stride={stride} specialise={specialise}")
+    if specialise and questions:
+        plan.router = _router(questions[:ROUTE_BITS], f"{kind} stride={stride} router")
+    return plan
+
+
+def _compile(outs: dict, guards: list | None, name: str) -> Plan:
+    """The Plan of traced ``outs``; with ``guards`` (a list) it gets the :data:`FALLBACK` output."""
+    if guards is not None:
         fb = False
-        for gd in guards:
+        for gd in {gd.idx: gd for gd in guards}.values():  # a guard recorded twice is tested once
             fb = fb | gd
         outs[FALLBACK] = fb
     kinds = {k: (v.kind if isinstance(v, Sym) else ("b" if isinstance(v, bool) else "f" if isinstance(v, float) else "i"))
              for k, v in outs.items()}
     source, num_ops = _codegen(outs)
-    return Plan(source, kinds, num_ops, f"{kind} stride={stride} specialise={specialise}")
+    return Plan(source, kinds, num_ops, name)
+
+
+def _router(questions: list[Sym], name: str) -> Plan:
+    """A plan computing each point's signature ``code = sum_i 2**i * questions[i]`` (int64)."""
+    g = questions[0].g
+    code = 0
+    for i, q in enumerate(questions):
+        code = g.add(code, g.where(q, 1 << i, 0))
+    source, num_ops = _codegen({"code": code})
+    return Plan(source, {"code": "i"}, num_ops, name)
+
+
+#: Routing (:func:`run_routed`): a signature is the answers of a generic specialised plan's first
+#: ``ROUTE_BITS`` open branch questions (:attr:`~._trace.SymNS.questions`). Points with one
+#: signature run a plan traced on the part of a :data:`ROUTE_SAMPLE`-point training sample that has
+#: it, where those branches are decided: typically 2-4x fewer array statements.
+ROUTE_BITS = 8
+#: Training points per stride class that signature plans are traced on (at most
+#: :data:`ROUTE_TRACE_CAP` of them per signature).
+ROUTE_SAMPLE = 100_000
+ROUTE_TRACE_CAP = 20_000
+#: A signature with fewer training points than this gets no plan of its own.
+ROUTE_MIN_SAMPLE = 300
+#: Fewest points of one signature (in one call) worth routing; smaller groups run the generic plan.
+ROUTE_MIN = 1024
+
+
+@functools.lru_cache(maxsize=8)
+def _route_sample(stride: int | None) -> dict:
+    return training_sample(stride, n=ROUTE_SAMPLE, seed=1)
+
+
+@functools.lru_cache(maxsize=512)
+def get_signature_plan(directives: tuple[Directive, ...], kind: str, stride: int | None, code: int) -> Plan | None:
+    """The cached plan for points whose router signature is ``code`` (None: too few training points
+    have it; use the generic plan). Specialised, so it has the :data:`FALLBACK` output."""
+    generic = get_plan(directives, kind, stride)
+    sample = _for_kind(_route_sample(stride), kind)
+    n = int(sample["K"].shape[0])
+    sel = np.asarray(generic.router(NUMPY, sample, n)["code"]) == code
+    if int(sel.sum()) < ROUTE_MIN_SAMPLE:
+        return None
+    sub = {k: v[sel][:ROUTE_TRACE_CAP] for k, v in sample.items()}
+    outs, guards, _ = _trace(directives, kind, stride, True, sample=sub)
+    return _compile(outs, guards, f"{kind} stride={stride} signature={code}")
 
 
 #: Strides that get a plan of their own (the stride folds into the code as a constant).
@@ -271,52 +340,190 @@ STRIDE_PLANS = (1,)
 def run_plans(xp, directives: tuple[Directive, ...], kind: str, inputs: dict) -> dict:
     """All analysis outputs for flat ``inputs`` (:data:`INPUTS`), choosing and combining plans.
 
-    Points are grouped by stride (1 or other); each group runs its specialised plan, and the
-    points a specialised plan flags run the conservative one.
+    Points are grouped by stride class (each of :data:`STRIDE_PLANS`, or any other) and, within a
+    class, by router signature (:func:`run_routed`); all groups are sorted into contiguous ranges
+    at once. The points a plan flags fall back to the next plan of their chain (signature plan ->
+    the class's generic specialised plan -> the conservative plan).
     """
     n = int(inputs["K"].shape[0])
+    inputs = _scalarise(xp, inputs, n)
     st = inputs["stride"]
-    parts = []
+    classes = []
     rest = None
     for s in STRIDE_PLANS:
         m = st == s
         if xp.all(m):
-            return _run_one(xp, directives, kind, s, inputs, n)
+            classes, rest = [(s, None)], None
+            break
         if xp.any(m):
-            parts.append((m, s))
+            classes.append((s, m))
             rest = ~m if rest is None else rest & ~m
-    if not parts:
-        return _run_one(xp, directives, kind, None, inputs, n)
-    if xp.any(rest):
-        parts.append((rest, None))
-    results = []
-    for m, s in parts:
-        k = int(xp.to_numpy(m).sum())
-        results.append((m, _run_one(xp, directives, kind, s, {name: a[m] for name, a in inputs.items()}, k)))
-    return _scatter(xp, n, results)
+    else:
+        if not classes:
+            classes = [(None, None)]
+        elif xp.any(rest):
+            classes.append((None, rest))
+    groups = _Groups(n)
+    for s, m in classes:
+        _route(xp, groups, directives, kind, s, inputs, None if m is None else np.asarray(xp.to_numpy(m)))
+    return groups.run(xp, inputs)
 
 
-def _scatter(xp, n: int, parts) -> dict:
-    out = {}
-    for k, a in parts[0][1].items():
-        o = xp.zeros(n, dtype="float64" if a.dtype == xp.asfloat(0).dtype else "int64")
-        for mask, r in parts:
-            o[mask] = r[k]
-        out[k] = o
-    return out
+def _route(xp, groups: "_Groups", directives, kind: str, stride: int | None, inputs: dict, mask) -> None:
+    """Add the points of one stride class (``mask``; None: all) to ``groups``, by signature."""
+    generic = get_plan(directives, kind, stride)
+    conservative = lambda: get_plan(directives, kind, stride, False)  # noqa: E731
+    count = groups.n if mask is None else int(mask.sum())
+    if generic.router is None or count < ROUTE_MIN:
+        groups.add(mask, None, [generic], [conservative])
+        return
+    codes = np.asarray(xp.to_numpy(generic.router(xp, inputs, groups.n)["code"]), dtype=np.intp)
+    _add_routed(groups, generic, lambda c: get_signature_plan(directives, kind, stride, c), conservative, codes, mask)
 
 
-def _run_one(xp, directives, kind: str, stride: int | None, inputs: dict, n: int) -> dict:
-    return run_specialised(xp, get_plan(directives, kind, stride), lambda: get_plan(directives, kind, stride, False),
-                           inputs, n)
+def _add_routed(groups: "_Groups", generic: Plan, signature_plan, conservative, codes, mask) -> None:
+    counts = np.bincount(codes if mask is None else codes[mask], minlength=1 << ROUTE_BITS)
+    plans: list[Plan] = []
+    lut = np.full(len(counts), -1, dtype=np.intp)
+    for c in np.flatnonzero(counts >= ROUTE_MIN):
+        p = signature_plan(int(c))
+        if p is not None:
+            lut[c] = len(plans)
+            plans.append(p)
+    lut[lut < 0] = len(plans)
+    plans.append(generic)
+    generic_chain = lambda: (lambda xp_, inp, m: run_specialised(xp_, generic, conservative, inp, m))  # noqa: E731
+    groups.add(mask, lut[codes], plans, [generic_chain] * (len(plans) - 1) + [conservative])
 
 
-def run_specialised(xp, plan: Plan, conservative, inputs: dict, n: int) -> dict:
-    """Run specialised ``plan``; the points it flags are re-run with ``conservative()`` (a Plan)."""
-    res = plan(xp, inputs, n)
+def run_routed(xp, generic: Plan, signature_plan, conservative, inputs: dict, n: int) -> dict:
+    """Run ``n`` points of one stride class routed by signature (see :data:`ROUTE_BITS`).
+
+    ``generic``: the class's generic specialised plan (with a router); ``signature_plan(code)``: a
+    Plan or None; ``conservative()``: the conservative Plan. A signature plan's flagged points fall
+    back to the generic plan (and on to the conservative one).
+    """
+    groups = _Groups(n)
+    codes = np.asarray(xp.to_numpy(generic.router(xp, inputs, n)["code"]), dtype=np.intp)
+    _add_routed(groups, generic, signature_plan, conservative, codes, None)
+    return groups.run(xp, inputs)
+
+
+class _Groups:
+    """Points of one batch assigned to plans: ``key[i]`` is point ``i``'s index in :attr:`plans`.
+
+    :meth:`run` sorts the points by key (a stable radix sort of small ints), runs each plan on its
+    contiguous range of the sorted inputs, and scatters the results back. Scalar inputs (see
+    :func:`_scalarise`) are passed through as they are.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.key = np.zeros(n, dtype=np.uint16)
+        self.plans: list[Plan] = []
+        self.chains: list = []  # per plan: () -> the fallback for its flagged points
+
+    def add(self, mask, key, plans: list, chains: list) -> None:
+        """Points ``mask`` (None: all) go to ``plans[key]`` (``key`` None: ``plans[0]``)."""
+        k = len(self.plans) + (0 if key is None else key)
+        if mask is None:
+            self.key[:] = k
+        else:
+            self.key[mask] = k if key is None else k[mask]
+        self.plans += plans
+        self.chains += chains
+
+    def run(self, xp, inputs: dict) -> dict:
+        n = self.n
+        numpy = getattr(xp, "name", "") == "numpy"
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(self.key, minlength=len(self.plans)))])
+        used = np.flatnonzero(np.diff(bounds))
+        if len(used) == 1:  # one plan for all points: no sorting
+            i = int(used[0])
+            return run_specialised(xp, self.plans[i], self.chains[i], inputs, n)
+        order = np.argsort(self.key, kind="stable")
+        idx = order if numpy else xp.asint(order)
+        srt = {k: _part(a, idx) for k, a in inputs.items()}
+        kinds = self.plans[-1].outputs
+        buf = {k: _zeros(xp, n, kd) for k, kd in kinds.items()}
+        for i in used:
+            s, e = int(bounds[i]), int(bounds[i + 1])
+            run_specialised(xp, self.plans[i], self.chains[i], {k: _part(a, slice(s, e)) for k, a in srt.items()},
+                            e - s, {k: a[s:e] for k, a in buf.items()})
+        del buf[FALLBACK]
+        out = {}
+        for k, a in buf.items():
+            o = _zeros(xp, n, kinds[k])
+            o[idx] = a
+            out[k] = o
+        return out
+
+
+def _scalarise(xp, inputs: dict, n: int) -> dict:
+    """numpy: the inputs constant over the batch as numpy scalars (not gathered or sliced, and a
+    division by a scalar is ~2.5x faster); torch inputs are returned unchanged."""
+    if getattr(xp, "name", "") != "numpy" or n < 2:
+        return inputs
+    return {k: (np.int64(a[0]) if a[0] == a[-1] and (a == a[0]).all() else a) for k, a in inputs.items()}
+
+
+def _part(a, sel):
+    """``a[sel]``, or ``a`` itself when it is a scalar (an input constant over the batch)."""
+    return a if getattr(a, "ndim", 1) == 0 else a[sel]
+
+
+def run_specialised(xp, plan: Plan, conservative, inputs: dict, n: int, out: dict | None = None) -> dict:
+    """Run specialised ``plan``; the points it flags are re-run with ``conservative()`` (a Plan, or
+    a function ``(xp, inputs, n) -> outputs``). ``out``: as in :meth:`Plan.__call__` (plus a
+    :data:`FALLBACK` entry)."""
+    res = plan(xp, inputs, n, out)
     fb = res.pop(FALLBACK)
     if xp.any(fb):
-        sub = conservative()(xp, {k: a[fb] for k, a in inputs.items()}, int(xp.to_numpy(fb).sum()))
+        sub = conservative()(xp, {k: _part(a, fb) for k, a in inputs.items()}, int(xp.to_numpy(fb).sum()))
         for k in res:
             res[k][fb] = sub[k]
     return res
+
+
+def run_routed(xp, generic: Plan, signature_plan, conservative, inputs: dict, n: int) -> dict:
+    """Run ``n`` points routed by signature (see :data:`ROUTE_BITS`).
+
+    ``generic``: the generic specialised plan (with a router); ``signature_plan(code)``: a Plan or
+    None; ``conservative()``: the conservative Plan. Points are sorted by plan (a stable radix
+    sort), each plan runs on its contiguous range, and the results are scattered back. A
+    signature plan's flagged points fall back to the generic plan (and on to the conservative one).
+    """
+    codes = np.asarray(xp.to_numpy(generic.router(xp, inputs, n)["code"]), dtype=np.intp)
+    counts = np.bincount(codes, minlength=1 << ROUTE_BITS)
+    plans: list[Plan] = []
+    lut = np.full(len(counts), -1, dtype=np.intp)
+    for c in np.flatnonzero(counts >= ROUTE_MIN):
+        p = signature_plan(int(c))
+        if p is not None:
+            lut[c] = len(plans)
+            plans.append(p)
+    lut[lut < 0] = len(plans)
+    plans.append(generic)
+    generic_chain = lambda: (lambda xp_, inp, m: run_specialised(xp_, generic, conservative, inp, m))  # noqa: E731
+    chains = [generic_chain] * (len(plans) - 1) + [conservative]
+    key = lut[codes].astype(np.uint16)  # small ints: numpy's stable sort is a radix sort
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=len(plans)))])
+    if np.count_nonzero(np.diff(bounds)) == 1:  # one plan for all points: no sorting
+        i = int(np.flatnonzero(np.diff(bounds))[0])
+        return run_specialised(xp, plans[i], chains[i], inputs, n)
+    order = np.argsort(key, kind="stable")
+    idx = order if getattr(xp, "name", "") == "numpy" else xp.asint(order)
+    srt = {k: a[idx] for k, a in inputs.items()}
+    buf = {k: _zeros(xp, n, kd) for k, kd in generic.outputs.items()}
+    for i, plan in enumerate(plans):
+        s, e = int(bounds[i]), int(bounds[i + 1])
+        if e > s:
+            run_specialised(xp, plan, chains[i], {k: a[s:e] for k, a in srt.items()}, e - s,
+                            {k: a[s:e] for k, a in buf.items()})
+    del buf[FALLBACK]
+    out = {}
+    for k, a in buf.items():
+        o = _zeros(xp, n, generic.outputs[k])
+        o[idx] = a
+        out[k] = o
+    return out

@@ -70,3 +70,64 @@ def test_conservative_plan_is_exact_everywhere():
 
 def test_plans_are_cached():
     assert P.get_plan(TEMPLATES["kcp"], "CONV", 1) is P.get_plan(TEMPLATES["kcp"], "CONV", 1)
+
+
+@pytest.mark.parametrize("name,kind", [("cfx_dla", "CONV"), ("cfx_shi", "CONV"), ("cfx_eye", "CONV"),
+                                       ("cfx_depthwise", "DSCONV")])
+def test_routed_signature_plans_equal_eager_analysis(name, kind, monkeypatch):
+    # route every signature group, however small, to its own plan
+    monkeypatch.setattr(P, "ROUTE_MIN", 1)
+    rng = np.random.default_rng(7)
+    inp = _inputs(rng, 3000)
+    inp["stride"] = np.where(rng.random(3000) < 0.7, 1, inp["stride"])
+    got = P.run_plans(NUMPY, TEMPLATES[name], kind, inp)
+    _assert_same(got, _eager(TEMPLATES[name], kind, inp), 3000)
+
+
+def test_routed_points_a_signature_plan_flags_fall_back_exactly(monkeypatch):
+    # every signature "plan" is one specialised on a deliberately narrow sample: its flagged points
+    # must go on to the generic plan (and the conservative one) and still come out exact
+    dirs = TEMPLATES["cfx_eye"]
+    narrow = P.training_sample(None, n=64)
+    narrow.update(K=np.full(64, 64), C=np.full(64, 64), P=np.full(64, 16), ktile=np.full(64, 4))
+    monkeypatch.setattr(P, "training_sample", lambda stride, **kw: dict(narrow))
+    spec = P.get_plan.__wrapped__(dirs, "CONV", None)
+    monkeypatch.undo()
+    monkeypatch.setattr(P, "ROUTE_MIN", 1)
+    inp = _inputs(np.random.default_rng(3), 900, huge=True)
+    assert spec(NUMPY, inp, 900)[P.FALLBACK].any()
+    generic = P.get_plan(dirs, "CONV", None)
+    got = P.run_routed(NUMPY, generic, lambda code: spec, lambda: P.get_plan(dirs, "CONV", None, False), inp, 900)
+    _assert_same(got, _eager(dirs, "CONV", inp), 900)
+
+
+def test_router_signature_is_a_small_code():
+    plan = P.get_plan(TEMPLATES["cfx_eye"], "CONV", 1)
+    assert plan.router is not None
+    code = plan.router(NUMPY, _inputs(np.random.default_rng(4), 500), 500)["code"]
+    assert code.min() >= 0 and code.max() < 1 << P.ROUTE_BITS
+
+
+@pytest.mark.parametrize("const", [("bw", "lat", "offchip", "ktile"), tuple(P.INPUTS)])
+def test_inputs_constant_over_the_batch_run_as_scalars_exactly(const, monkeypatch):
+    monkeypatch.setattr(P, "ROUTE_MIN", 1)
+    inp = _inputs(np.random.default_rng(5), 1200)
+    for k in const:
+        inp[k] = np.full(1200, inp[k][0])
+    assert all(np.ndim(P._scalarise(NUMPY, inp, 1200)[k]) == 0 for k in const)
+    got = P.run_plans(NUMPY, TEMPLATES["cfx_shi"], "CONV", inp)
+    _assert_same(got, _eager(TEMPLATES["cfx_shi"], "CONV", inp), 1200)
+
+
+def test_routed_plans_on_torch_match_numpy(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from codesign_gym.costmodels.dataflow._xp import namespace
+
+    monkeypatch.setattr(P, "ROUTE_MIN", 1)
+    inp = _inputs(np.random.default_rng(6), 1500)
+    inp["bw"] = np.full(1500, 64)
+    ref = P.run_plans(NUMPY, TEMPLATES["cfx_eye"], "CONV", inp)
+    tin = {k: torch.as_tensor(v) for k, v in inp.items()}
+    got = P.run_plans(namespace(*tin.values()), TEMPLATES["cfx_eye"], "CONV", tin)
+    for k, v in ref.items():
+        assert np.array_equal(got[k].numpy(), v), k
