@@ -13,6 +13,7 @@ import gymnasium as gym
 #: (id, module, single-env class, vector-env class) of every environment in the package.
 _ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
     ("codesign/ResourceAssignment-v0", "codesign_gym.envs.resource_assignment", "ResourceAssignmentEnv", "ResourceAssignmentVectorEnv"),
+    ("codesign/BatchSizePowerLimit-v0", "codesign_gym.envs.batch_size_power_limit", "BatchSizePowerLimitEnv", "BatchSizePowerLimitVectorEnv"),
 )
 
 #: Every registered environment id.

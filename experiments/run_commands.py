@@ -26,14 +26,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cfx.add_argument("--batch-size", type=int, default=None, help="designs per search round (default: each method's own, e.g. 32 for genetic, 1 for annealing)")
     cfx.set_defaults(handler=run_confuciux)
 
+    zeus = experiments.add_parser("zeus", help="Zeus: batch size and GPU power limit of a recurring training job, on Zeus's traces")
+    _core_options(zeus, default_budget=0, default_seeds=10,
+                  budget_help="recurrences of the job per method and seed (default: 0 = Zeus's 2 x |batch sizes| x |power limits|)")
+    zeus.add_argument("--gpu", default="v100", help="v100|a40|rtx6000|p100 (default: v100)")
+    zeus.add_argument("--eta", type=float, default=0.5, help="weight of energy in the cost, in [0, 1] (default: 0.5)")
+    zeus.add_argument("--beta", type=float, default=2.0, help="early-stopping threshold factor, > 1; 0 disables early stopping (default: 2)")
+    zeus.add_argument("--workloads", nargs="+", default=None, help="workloads (default: cifar100 imagenet squad librispeech movielens sentiment140)")
+    zeus.add_argument("--methods", nargs="+", default=None, help="methods (default: zeus default grid oracle; also reinforce ppo, which need Ray)")
+    zeus.add_argument("--rl-episodes", type=int, default=8, help="training episodes of each RL method before its evaluation episode (default: 8)")
+    zeus.add_argument("--output", default=None, help="path of the JSON summary (default: <output-dir>/zeus.json)")
+    zeus.set_defaults(handler=run_zeus)
+
     report = sub.add_parser("report", help="re-render summary.md and plots of a results directory")
     report.add_argument("output_dir", help="a run's output directory (holds results.csv)")
     report.set_defaults(handler=run_report)
 
 
-def _core_options(parser: argparse.ArgumentParser, default_budget: int) -> None:
-    parser.add_argument("--budget", type=int, default=default_budget, help=f"whole-design evaluations per method and seed (default: {default_budget})")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds, run as 0..N-1 (default: 3)")
+def _core_options(parser: argparse.ArgumentParser, default_budget: int, default_seeds: int = 3, budget_help: str | None = None) -> None:
+    """The options every experiment shares (DESIGN.md); ``budget_help`` states the budget's unit where it differs."""
+    parser.add_argument("--budget", type=int, default=default_budget,
+                        help=budget_help or f"whole-design evaluations per method and seed (default: {default_budget})")
+    parser.add_argument("--seeds", type=int, default=default_seeds, help=f"number of seeds, run as 0..N-1 (default: {default_seeds})")
     parser.add_argument("--output-dir", default=None, help="results directory (default: results/<experiment>-<timestamp>); an existing one is resumed")
     parser.add_argument("--address", default=None, help="Ray cluster to join (auto or HOST:PORT; default: $RAY_ADDRESS, else an embedded local Ray)")
 
@@ -60,6 +74,33 @@ def run_confuciux(args: argparse.Namespace) -> int:
     else:
         summary = run_experiment(config, out)
     print(f"\n{summary.read_text()}\nsummary: {summary}")
+    return 0
+
+
+def run_zeus(args: argparse.Namespace) -> int:
+    """``--budget`` is recurrences per run here (0, the default: Zeus's 2 |batch sizes| |power limits|)."""
+    from codesign_gym.experiments.ray_session import ray_session
+    from codesign_gym.experiments.zeus import DEFAULT_METHODS, RL_METHODS, ZeusConfig, run_experiment
+    from codesign_gym.costmodels.zeus import WORKLOADS
+
+    if args.beta is not None and args.beta == 0:
+        args.beta = None
+    if args.budget < 0:
+        raise ValueError(f"--budget {args.budget}: expected a positive number of recurrences, or 0 for Zeus's default")
+    config = ZeusConfig(
+        gpu=args.gpu, eta=args.eta, beta=args.beta, workloads=tuple(args.workloads or WORKLOADS), methods=tuple(args.methods or DEFAULT_METHODS),
+        seeds=args.seeds, budget=args.budget or None, rl_episodes=args.rl_episodes,
+    )
+    config.validate()
+    out = Path(args.output_dir) if args.output_dir else default_output_dir("zeus")
+    print(f"writing to {out}")
+    if any(m in RL_METHODS for m in config.methods):
+        with ray_session(args.address) as where:
+            print(f"RL methods train on {where}")
+            run_experiment(config, out, json_path=args.output)
+    else:
+        run_experiment(config, out, json_path=args.output)
+    print(f"\nJSON summary: {args.output or out / 'zeus.json'}; table: {out / 'energy_vs_default.md'}; regret plot: {out / f'regret_{config.gpu}.png'}")
     return 0
 
 
