@@ -127,7 +127,9 @@ def solve_multiple_choice_knapsack(cost: np.ndarray, weight: np.ndarray, budget:
         keep = w + remaining[layer + 1] <= budget
         bw, bc = curves[layer + 1]
         # LP bound of the remaining layers given the weight they may still use (flat beyond the curve's end)
-        bound = np.interp(budget - w, bw, bc, left=np.inf, right=bc[-1]) if bw.size > 1 else np.zeros_like(w)
+        # clamp: a state that passed the feasibility test may sit a rounding error below bw[0]
+        room = np.maximum(budget - w, bw[0])
+        bound = np.interp(room, bw, bc, right=bc[-1]) if bw.size > 1 else np.zeros_like(w)
         keep &= c + bound <= upper + slack
         idx = np.flatnonzero(keep)
         order = idx[np.lexsort((c[idx], w[idx]))]  # by weight, then cost

@@ -122,7 +122,7 @@ def corner_budget(table: LayerCostTable, kind: str = "area", ratio: float = 0.5)
     ``kind``; the budget is ``low + ratio * (high - low)``."""
     if kind not in CONSTRAINTS:
         raise ValueError(f"constraint kind {kind!r} is not known; expected one of {CONSTRAINTS}")
-    if not (isinstance(ratio, (int, float)) and 0.0 < float(ratio) <= 1.0):
+    if not (isinstance(ratio, (int, float, np.integer, np.floating)) and not isinstance(ratio, bool) and 0.0 < float(ratio) <= 1.0):
         raise ValueError(f"constraint ratio {ratio!r} is out of range; expected 0 < ratio <= 1")
     metric = table.metric(kind)
     p_hi, b_hi = int(np.argmax(table.pe_levels)), int(np.argmax(table.buffer_levels))

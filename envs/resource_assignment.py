@@ -150,7 +150,7 @@ class ResourceAssignmentProblem:
         index = np.asarray(index)
         if index.ndim != 2 or index.shape[1] != self.num_layers:
             raise ValueError(f"{name} has shape {index.shape}; expected (N, {self.num_layers})")
-        if index.dtype.kind not in "iu" or index.min() < 0 or index.max() >= levels:
+        if index.dtype.kind not in "iu" or (index.size and (index.min() < 0 or index.max() >= levels)):
             raise ValueError(f"{name} holds {index.min()}..{index.max()}; expected integers in 0..{levels - 1}")
         return index
 
@@ -396,7 +396,7 @@ class ResourceAssignmentVectorEnv(VectorEnv):
         self._prev_done[:] = False
         self._started = True
         joint = self._ep.joint_mask()
-        return self._obs(joint), {"action_mask": joint}
+        return self._obs(joint), {"action_mask": joint, "budget": np.full(self.num_envs, self.problem.budget.value)}
 
     def step(self, actions):
         if not self._started:

@@ -19,7 +19,7 @@ import numpy as np
 from codesign_gym.agents.exact import solve_multiple_choice_knapsack
 from codesign_gym.agents.search import SEARCH_METHODS, GeneticAlgorithm, SearchTrace, make_search_method, run_search
 from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
-from codesign_gym.experiments.results import ResultsWriter, completed_runs, drop_unfinished
+from codesign_gym.experiments.results import ResultsWriter, check_run_config, completed_runs, drop_unfinished
 
 EXPERIMENT = "confuciux"
 #: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
@@ -53,6 +53,8 @@ class ConfuciuxConfig:
             raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
         if self.seeds < 1:
             raise ValueError(f"--seeds {self.seeds}: expected a positive number of seeds")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"--batch-size {self.batch_size}: expected a positive number of designs per round")
 
 
 def build_problem(config: ConfuciuxConfig) -> ResourceAssignmentProblem:
@@ -65,7 +67,7 @@ def exact_optimum(problem: ResourceAssignmentProblem) -> tuple[float | None, np.
     """Optimum objective and design (2L,) for separable objectives; (None, None) for EDP."""
     if problem.objective == "edp":
         return None, None
-    cost = problem.latency if problem.objective == "latency" else problem.energy
+    cost = problem.table.metric(problem.objective).reshape(problem.num_layers, -1)
     sol = solve_multiple_choice_knapsack(cost, problem.constraint_cost, problem.budget.value)
     pe, buf = np.divmod(sol.choice, problem.num_buffer_levels)
     return sol.objective, np.concatenate([pe, buf])
@@ -187,24 +189,25 @@ def run_rl_method(config: ConfuciuxConfig, problem, method: str, seed: int, opti
         algo.stop()
         board.close()
     best = progress.best_objective if np.isfinite(progress.best_objective) else float("nan")
-    if method != "rl_ga" or state["design"] is None:
+    if method != "rl_ga" or progress.episodes >= config.budget:
         writer.write([_row(config, problem, method, seed, progress.episodes, progress.wall_s, best, state["design"], optimum, True)])
         return best
-    # Stage 2: GA seeded with the RL design for the rest of the budget (evaluations continue counting).
-    rest = max(config.budget - progress.episodes, 1)
+    # Stage 2: GA seeded with the RL design (unseeded if RL found no feasible design) for the
+    # rest of the budget; evaluations continue counting.
+    rest = config.budget - progress.episodes
     searcher = GeneticAlgorithm(problem.design_nvec, seed=seed, seed_design=state["design"])
     offset, t0, best_design = progress.episodes, progress.wall_s, state["design"]
 
     recorder = _Recorder(config.budget)
 
     def ga_checkpoint(trace: SearchTrace) -> None:
-        b = min(best, trace.best_objective[-1]) if np.isfinite(trace.best_objective[-1]) else best
+        b = float(np.fmin(best, trace.best_objective[-1]))  # fmin ignores a NaN (nothing feasible yet)
         line.update(offset + trace.evals[-1], b)
         if recorder.wants(offset + trace.evals[-1], b) and trace.evals[-1] < rest:
             writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], b, None, optimum, False)])
 
     trace = run_search(searcher, problem, rest, config.batch_size, on_batch=ga_checkpoint)
-    if np.isfinite(trace.best_objective[-1]) and not trace.best_objective[-1] > best:
+    if np.isfinite(trace.best_objective[-1]) and not trace.best_objective[-1] > best:  # NaN best: GA wins
         best, best_design = trace.best_objective[-1], trace.best_design
     writer.write([_row(config, problem, method, seed, offset + trace.evals[-1], t0 + trace.wall_s[-1], best, best_design, optimum, True)])
     return best
@@ -224,14 +227,15 @@ def run_experiment(
     from codesign_gym.experiments.report import render_report
 
     config.validate()
+    start = time.perf_counter()
+    problem = build_problem(config)  # bad options fail here, before anything is written
     output_dir = Path(output_dir)
+    check_run_config(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)})
     writer = ResultsWriter(output_dir)
     dropped = drop_unfinished(output_dir)
     if dropped:
         progress(f"resuming: dropped {dropped} rows of unfinished runs")
     done = completed_runs(output_dir)
-    start = time.perf_counter()
-    problem = build_problem(config)
     optimum, opt_design = exact_optimum(problem)
     name = config.problem_name()
     progress(

@@ -122,7 +122,8 @@ def render_report(output_dir: str | Path) -> Path:
     problems = sorted({str(r["problem"]) for r in rows})
     lines = [f"# Results: {output_dir.name}", ""]
     lines.append(f"Mean +- 95% CI over seeds; version {rows[0]['version'] if rows else '-'}.")
-    lines.append("`evals_to_X%`: mean whole-design evaluations until the best feasible objective is within X% of the exact optimum (seeds that got there).")
+    if any(r["gap_to_opt"] is not None for r in rows):
+        lines.append("`gap_to_opt_%`: best feasible objective vs the exact optimum; `evals_to_X%`: mean evaluations until within X% of it (seeds that got there).")
     lines.append("")
     for problem in problems:
         lines += [f"## {problem}", "", render_table([s for s in summary if s["problem"] == problem], markdown=True), ""]

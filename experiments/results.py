@@ -63,6 +63,31 @@ def _cells(row: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
+RUN_CONFIG_FILE = "run_config.json"
+
+
+def check_run_config(output_dir: str | Path, config: Mapping[str, object]) -> None:
+    """Record the run's settings in ``run_config.json``, or, when resuming a directory that has
+    one, refuse settings that differ (a resumed run must not mix budgets or problems).
+
+    Raises:
+        ValueError: naming each differing setting with its recorded and its new value.
+    """
+    path = Path(output_dir) / RUN_CONFIG_FILE
+    current = json.loads(json.dumps(dict(config)))  # normalise tuples to lists, as stored
+    if path.exists():
+        recorded = json.loads(path.read_text())
+        diff = {k: (recorded.get(k), current.get(k)) for k in sorted(set(recorded) | set(current)) if recorded.get(k) != current.get(k)}
+        # more seeds or methods extend a run; anything else would mix incomparable results
+        diff = {k: v for k, v in diff.items() if k not in ("seeds", "methods")}
+        if diff:
+            details = ", ".join(f"{k}: recorded {a!r}, now {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"{output_dir} holds a run with other settings ({details}); resume it with the same settings or use a new --output-dir")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=1))
+
+
 def read_results(output_dir: str | Path) -> list[dict[str, object]]:
     """Rows of ``results.csv`` with numbers parsed (empty cells become None)."""
     path = Path(output_dir) / RESULTS_FILE

@@ -158,10 +158,10 @@ class SimulatedAnnealing(SearchMethod):
 
     def ask(self, n: int) -> np.ndarray:
         if self.current is None:
+            # first round: random starts; each chain begins at the best of the ones it is dealt
             self.current = self.random_designs(self.chains)
-            idx = np.arange(n) % self.chains
-            self._pending = idx
-            return self.current[idx].copy()
+            self._pending = np.arange(n) % self.chains
+            return self.random_designs(n)
         idx = np.arange(n) % self.chains
         base = self.current[idx]
         out = base.copy()

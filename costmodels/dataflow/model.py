@@ -78,6 +78,24 @@ class DataflowResult(NamedTuple):
         return dict(zip(self._fields, self))
 
 
+def _integral(x, what: str):
+    """``x`` unchanged if it holds only whole numbers; else ValueError quoting the first bad value.
+    (Counts are int64: silently truncating 64.9 to 64 would price another design.)"""
+    if hasattr(x, "is_floating_point"):  # torch tensor
+        if not x.is_floating_point():
+            return x
+        bad = ~(x.isfinite() & (x == x.round()))
+        if bool(bad.any()):
+            raise ValueError(f"{what}={x[bad].flatten()[0].item()!r} is not a whole number; expected an integer")
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":
+        bad = ~(np.isfinite(arr) & (arr == np.round(arr)))
+        if bad.any():
+            raise ValueError(f"{what}={arr[bad].ravel()[0].item()!r} is not a whole number; expected an integer")
+    return x
+
+
 def _type_codes(t) -> np.ndarray:
     """Layer-type codes from names / LayerType / ints (numpy int64; vectorized over unique values)."""
     a = np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t)
@@ -159,9 +177,9 @@ def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None
     types = _type_codes(cols["type"])
     vals = {"type": xp.asint(types)}
     for f in LAYER_FIELDS[1:]:
-        vals[f] = xp.asint(cols[f])
+        vals[f] = xp.asint(_integral(cols[f], f"layer field {f!r}"))
     for f in _hw.Hardware.FIELDS:
-        vals[f] = xp.asint(hw[f])
+        vals[f] = xp.asint(_integral(hw[f], f"hardware field {f!r}"))
     names = list(vals)
     try:
         arrays = xp.broadcast(*[vals[k] for k in names])

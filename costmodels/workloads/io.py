@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import math
 import os
 from pathlib import Path
 from typing import Iterable, TextIO
@@ -37,7 +38,7 @@ def _int_field(text: str, where: str, field: str) -> int:
         value = float(text.strip())
     except ValueError:
         raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer") from None
-    if value != int(value):
+    if not math.isfinite(value) or value != int(value):
         raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer")
     return int(value)
 

@@ -99,3 +99,11 @@ def test_bayesian_optimisation_bounds_its_history():
     assert np.isfinite(trace.best_objective[-1])
     with pytest.raises(ValueError, match="max_history=5"):
         BayesianOptimization(toy.design_nvec, max_history=5)
+
+
+def test_annealing_first_batch_is_diverse():
+    from codesign_gym.agents.search import SimulatedAnnealing
+
+    sa = SimulatedAnnealing(np.full(10, 12), seed=0, chains=1)
+    first = sa.ask(32)
+    assert len({tuple(d) for d in first}) > 1

@@ -84,3 +84,19 @@ def test_bad_config_is_rejected(tmp_path):
         run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("dqn",)}), tmp_path)
     with pytest.raises(ValueError, match="--budget 0"):
         run_experiment(ConfuciuxConfig(**{**CONFIG, "budget": 0}), tmp_path)
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "seeds": 1}), tmp_path, progress=lambda _: None)
+    with pytest.raises(ValueError, match="budget: recorded 96, now 500"):
+        run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "budget": 500}), tmp_path, progress=lambda _: None)
+    # more seeds (or methods) extend the same run
+    run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "seeds": 2}), tmp_path, progress=lambda _: None)
+    assert {r["seed"] for r in read_results(tmp_path) if r["method"] == "random"} == {0, 1}
+
+
+def test_bad_model_writes_nothing(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="lenet9000"):
+        run_experiment(ConfuciuxConfig(**{**CONFIG, "model": "lenet9000"}), out, progress=lambda _: None)
+    assert not out.exists()
