@@ -14,6 +14,7 @@ import gymnasium as gym
 _ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
     ("codesign/ResourceAssignment-v0", "codesign_gym.envs.resource_assignment", "ResourceAssignmentEnv", "ResourceAssignmentVectorEnv"),
     ("codesign/BatchSizePowerLimit-v0", "codesign_gym.envs.batch_size_power_limit", "BatchSizePowerLimitEnv", "BatchSizePowerLimitVectorEnv"),
+    ("codesign/PatchInference-v0", "codesign_gym.envs.patch_inference", "PatchInferenceEnv", "PatchInferenceVectorEnv"),
 )
 
 #: Every registered environment id.

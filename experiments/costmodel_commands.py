@@ -1,6 +1,7 @@
 """``codesign-gym costmodel ...``: the dataflow cost model from the command line.
 
-``demo`` prices every layer of a workload on each built-in dataflow at one hardware point and
+``memory`` (:mod:`.memory_command`) gives the peak SRAM and MACs of layer-by-layer or
+patch-based inference. ``demo`` prices every layer of a workload on each built-in dataflow at one hardware point and
 prints one row per dataflow (whole-network totals). ``predict`` prices a CSV of MAESTRO-style
 cases and writes the results beside the inputs.
 """
@@ -34,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("cases", help="input CSV: name,type,K,C,Y,X,R,S,stride,dataflow,ktile,num_pes,noc_bw_cstr,offchip_bw_cstr,noc_latency")
     predict.add_argument("-o", "--output", required=True, help="output CSV path")
     predict.set_defaults(handler=run_predict)
+
+    from codesign_gym.experiments.memory_command import add_memory_parser
+
+    add_memory_parser(commands)
 
 
 def demo_rows(workload: str, hardware: dict, dataflows: list[str] | None = None) -> list[dict[str, object]]:

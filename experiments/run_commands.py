@@ -38,6 +38,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     zeus.add_argument("--output", default=None, help="path of the JSON summary (default: <output-dir>/zeus.json)")
     zeus.set_defaults(handler=run_zeus)
 
+    mcunet = experiments.add_parser("mcunet", help="MCUNetV2: patch-based inference schedule (split x grid) under an SRAM budget")
+    _core_options(mcunet, default_budget=100)
+    mcunet.add_argument("--model", default="mobilenet_v2", help="network (default and only choice for now: mobilenet_v2)")
+    mcunet.add_argument("--resolution", type=int, default=224, help="input side in pixels (default: 224)")
+    mcunet.add_argument("--width", type=float, default=1.0, help="width multiplier (default: 1.0)")
+    mcunet.add_argument("--sram-kib", type=float, default=256.0, help="SRAM budget for activations, KiB (default: 256)")
+    mcunet.add_argument("--flash-kib", type=float, default=None, help="flash budget for weights, KiB (default: none)")
+    mcunet.add_argument("--methods", nargs="+", default=None, help="methods (default: random genetic annealing reinforce; also ppo, bayesian, ...)")
+    mcunet.set_defaults(handler=run_mcunet)
+
     report = sub.add_parser("report", help="re-render summary.md and plots of a results directory")
     report.add_argument("output_dir", help="a run's output directory (holds results.csv)")
     report.set_defaults(handler=run_report)
@@ -101,6 +111,27 @@ def run_zeus(args: argparse.Namespace) -> int:
     else:
         run_experiment(config, out, json_path=args.output)
     print(f"\nJSON summary: {args.output or out / 'zeus.json'}; table: {out / 'energy_vs_default.md'}; regret plot: {out / f'regret_{config.gpu}.png'}")
+    return 0
+
+
+def run_mcunet(args: argparse.Namespace) -> int:
+    from codesign_gym.experiments.mcunet import DEFAULT_METHODS, RL_METHODS, McunetConfig, run_experiment
+    from codesign_gym.experiments.ray_session import ray_session
+
+    if args.sram_kib <= 0 or (args.flash_kib is not None and args.flash_kib <= 0):
+        raise ValueError(f"--sram-kib {args.sram_kib} / --flash-kib {args.flash_kib}: expected positive budgets in KiB")
+    config = McunetConfig(model=args.model, resolution=args.resolution, width=args.width, sram_kib=args.sram_kib,
+                          flash_kib=args.flash_kib, budget=args.budget, seeds=args.seeds, methods=tuple(args.methods or DEFAULT_METHODS))
+    config.validate()
+    out = Path(args.output_dir) if args.output_dir else default_output_dir("mcunet")
+    print(f"writing to {out}")
+    if any(m in RL_METHODS for m in config.methods):
+        with ray_session(args.address) as where:
+            print(f"RL methods train on {where}")
+            summary = run_experiment(config, out)
+    else:
+        summary = run_experiment(config, out)
+    print(f"\n{summary.read_text()}\nsummary: {summary}; schedules: {out / 'schedules.md'}; plot: {out / 'peak_vs_extra_macs.png'}")
     return 0
 
 
