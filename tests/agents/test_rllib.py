@@ -75,3 +75,15 @@ def test_rl_ga_experiment_row(tmp_path):
     assert final[0]["gap_to_opt"] >= -1e-12
     assert [r["evals"] for r in rows] == sorted(r["evals"] for r in rows)
     assert list((tmp_path / "tensorboard" / "rl_ga-seed0").glob("events.out.tfevents.*"))
+
+
+def test_mcunet_reinforce_row(tmp_path):
+    """REINFORCE through RLlib on the PatchInference env, as `run mcunet --methods reinforce` runs it."""
+    from codesign_gym.experiments.mcunet import McunetConfig
+    from codesign_gym.experiments.mcunet import run_experiment as run_mcunet
+    from codesign_gym.experiments.results import read_results
+
+    run_mcunet(McunetConfig(budget=32, seeds=1, methods=("reinforce",)), tmp_path, progress=lambda _: None)
+    final = [r for r in read_results(tmp_path) if r["method"] == "reinforce" and r["final"] == 1]
+    assert len(final) == 1 and final[0]["evals"] >= 32 and final[0]["feasible"]
+    assert final[0]["gap_to_opt"] >= -1e-12
