@@ -26,6 +26,8 @@ def render_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | 
         return "(no rows)"
     columns = list(columns or rows[0].keys())
     cells = [[format_value(r.get(c, "")) for c in columns] for r in rows]
+    if markdown:  # a literal "|" would split a Markdown cell
+        cells = [[c.replace("|", "\\|") for c in row] for row in cells]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
