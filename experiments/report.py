@@ -84,7 +84,13 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
             by_method[str(r["method"])][int(r["seed"])].append(r)
     optimum = None
     for method, by_seed in sorted(by_method.items()):
-        grid = sorted({r["evals"] for rs in by_seed.values() for r in rs})
+        grid = sorted({r["evals"] for rs in by_seed.values() for r in rs if r["evals"]})
+        if not grid:  # e.g. the exact solver (0 evaluations): drawn as the dashed optimum line
+            for rs in by_seed.values():
+                for r in rs:
+                    if r["gap_to_opt"] is not None and r["best_objective"]:
+                        optimum = r["best_objective"] / (1 + r["gap_to_opt"])
+            continue
         curves = []
         for rs in by_seed.values():
             rs = sorted(rs, key=lambda r: r["evals"])
