@@ -62,34 +62,40 @@ def _core_options(parser: argparse.ArgumentParser, default_budget: int, default_
     parser.add_argument("--address", default=None, help="Ray cluster to join (auto or HOST:PORT; default: $RAY_ADDRESS, else an embedded local Ray)")
 
 
+def _launch(experiment: str, args: argparse.Namespace, methods, rl_methods, run):
+    """Resolve the output directory, start Ray only if an RL method is asked for, and call
+    ``run(output_dir)``; returns what it returns."""
+    from codesign_gym.experiments.ray_session import ray_session
+
+    out = Path(args.output_dir) if args.output_dir else default_output_dir(experiment)
+    print(f"writing to {out}")
+    if any(m in rl_methods for m in methods):
+        with ray_session(args.address) as where:
+            print(f"RL methods train on {where}")
+            return run(out)
+    return run(out)
+
+
 def default_output_dir(experiment: str) -> Path:
+    """``results/<experiment>-<YYYYmmdd-HHMMSS>``, relative to the working directory."""
     return Path("results") / f"{experiment}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def run_confuciux(args: argparse.Namespace) -> int:
     from codesign_gym.experiments.confuciux import DEFAULT_METHODS, RL_METHODS, ConfuciuxConfig, run_experiment
-    from codesign_gym.experiments.ray_session import ray_session
 
     config = ConfuciuxConfig(
         model=args.model, dataflow=args.dataflow, objective=args.objective, constraint=args.constraint,
         budget=args.budget, seeds=args.seeds, methods=tuple(args.methods or DEFAULT_METHODS), batch_size=args.batch_size,
     )
     config.validate()
-    out = Path(args.output_dir) if args.output_dir else default_output_dir("confuciux")
-    print(f"writing to {out}")
-    if any(m in RL_METHODS for m in config.methods):
-        with ray_session(args.address) as where:
-            print(f"RL methods train on {where}")
-            summary = run_experiment(config, out)
-    else:
-        summary = run_experiment(config, out)
+    summary = _launch("confuciux", args, config.methods, RL_METHODS, lambda out: run_experiment(config, out))
     print(f"\n{summary.read_text()}\nsummary: {summary}")
     return 0
 
 
 def run_zeus(args: argparse.Namespace) -> int:
     """``--budget`` is recurrences per run here (0, the default: Zeus's 2 |batch sizes| |power limits|)."""
-    from codesign_gym.experiments.ray_session import ray_session
     from codesign_gym.experiments.zeus import DEFAULT_METHODS, RL_METHODS, ZeusConfig, run_experiment
     from codesign_gym.costmodels.zeus import WORKLOADS
 
@@ -103,34 +109,22 @@ def run_zeus(args: argparse.Namespace) -> int:
     )
     config.validate()
     out = Path(args.output_dir) if args.output_dir else default_output_dir("zeus")
-    print(f"writing to {out}")
-    if any(m in RL_METHODS for m in config.methods):
-        with ray_session(args.address) as where:
-            print(f"RL methods train on {where}")
-            run_experiment(config, out, json_path=args.output)
-    else:
-        run_experiment(config, out, json_path=args.output)
+    args.output_dir = str(out)
+    _launch("zeus", args, config.methods, RL_METHODS, lambda o: run_experiment(config, o, json_path=args.output))
     print(f"\nJSON summary: {args.output or out / 'zeus.json'}; table: {out / 'energy_vs_default.md'}; regret plot: {out / f'regret_{config.gpu}.png'}")
     return 0
 
 
 def run_mcunet(args: argparse.Namespace) -> int:
     from codesign_gym.experiments.mcunet import DEFAULT_METHODS, RL_METHODS, McunetConfig, run_experiment
-    from codesign_gym.experiments.ray_session import ray_session
 
     if args.sram_kib <= 0 or (args.flash_kib is not None and args.flash_kib <= 0):
         raise ValueError(f"--sram-kib {args.sram_kib} / --flash-kib {args.flash_kib}: expected positive budgets in KiB")
     config = McunetConfig(model=args.model, resolution=args.resolution, width=args.width, sram_kib=args.sram_kib,
                           flash_kib=args.flash_kib, budget=args.budget, seeds=args.seeds, methods=tuple(args.methods or DEFAULT_METHODS))
     config.validate()
-    out = Path(args.output_dir) if args.output_dir else default_output_dir("mcunet")
-    print(f"writing to {out}")
-    if any(m in RL_METHODS for m in config.methods):
-        with ray_session(args.address) as where:
-            print(f"RL methods train on {where}")
-            summary = run_experiment(config, out)
-    else:
-        summary = run_experiment(config, out)
+    summary = _launch("mcunet", args, config.methods, RL_METHODS, lambda out: run_experiment(config, out))
+    out = summary.parent
     print(f"\n{summary.read_text()}\nsummary: {summary}; schedules: {out / 'schedules.md'}; plot: {out / 'peak_vs_extra_macs.png'}")
     return 0
 
