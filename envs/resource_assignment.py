@@ -24,7 +24,6 @@ from codesign_gym.costmodels.resource_assignment import (
     CFX_BUFFER_LEVELS,
     CFX_PE_LEVELS,
     OBJECTIVES,
-    SEPARABLE_OBJECTIVES,
     Budget,
     LayerCostTable,
     corner_budget,

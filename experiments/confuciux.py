@@ -19,7 +19,7 @@ import numpy as np
 from codesign_gym.agents.exact import solve_multiple_choice_knapsack
 from codesign_gym.agents.search import SEARCH_METHODS, GeneticAlgorithm, SearchTrace, make_search_method, run_search
 from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
-from codesign_gym.experiments.results import ResultsWriter, check_run_config, completed_runs, drop_unfinished
+from codesign_gym.experiments.results import ResultsWriter, check_methods_and_seeds, open_results
 
 EXPERIMENT = "confuciux"
 #: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
@@ -45,14 +45,9 @@ class ConfuciuxConfig:
         return f"{self.model}|{self.dataflow}|{self.objective}|{self.constraint}"
 
     def validate(self) -> None:
-        known = set(SEARCH_METHODS) | set(RL_METHODS)
-        for m in self.methods:
-            if m not in known:
-                raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
+        check_methods_and_seeds(self.methods, set(SEARCH_METHODS) | set(RL_METHODS), self.seeds)
         if self.budget < 1:
             raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
-        if self.seeds < 1:
-            raise ValueError(f"--seeds {self.seeds}: expected a positive number of seeds")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"--batch-size {self.batch_size}: expected a positive number of designs per round")
 
@@ -230,12 +225,7 @@ def run_experiment(
     start = time.perf_counter()
     problem = build_problem(config)  # bad options fail here, before anything is written
     output_dir = Path(output_dir)
-    check_run_config(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)})
-    writer = ResultsWriter(output_dir)
-    dropped = drop_unfinished(output_dir)
-    if dropped:
-        progress(f"resuming: dropped {dropped} rows of unfinished runs")
-    done = completed_runs(output_dir)
+    writer, done = open_results(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)}, progress)
     optimum, opt_design = exact_optimum(problem)
     name = config.problem_name()
     progress(

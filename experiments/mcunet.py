@@ -26,7 +26,7 @@ import numpy as np
 from codesign_gym.agents.search import SEARCH_METHODS, make_search_method, run_search
 from codesign_gym.costmodels.patch_memory import NO_SPLIT, patch_memory, valid_split_layers
 from codesign_gym.envs.patch_inference import PatchInferenceProblem
-from codesign_gym.experiments.results import ResultsWriter, check_run_config, completed_runs, drop_unfinished
+from codesign_gym.experiments.results import check_methods_and_seeds, open_results
 from codesign_gym.experiments.tables import render_table
 
 EXPERIMENT = "mcunet"
@@ -58,14 +58,9 @@ class McunetConfig:
     def validate(self) -> None:
         if self.model != "mobilenet_v2":
             raise ValueError(f"--model {self.model!r}: expected mobilenet_v2 (the env's MobileNetV2 space)")
-        known = set(SEARCH_METHODS) | set(RL_METHODS)
-        for m in self.methods:
-            if m not in known:
-                raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
+        check_methods_and_seeds(self.methods, set(SEARCH_METHODS) | set(RL_METHODS), self.seeds)
         if self.budget < 1:
             raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
-        if self.seeds < 1:
-            raise ValueError(f"--seeds {self.seeds}: expected a positive number of seeds")
 
 
 def build_problem(config: McunetConfig) -> PatchInferenceProblem:
@@ -242,11 +237,7 @@ def run_experiment(config: McunetConfig, output_dir: str | Path, progress: Calla
     config.validate()
     problem = build_problem(config)
     output_dir = Path(output_dir)
-    check_run_config(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)})
-    writer = ResultsWriter(output_dir)
-    if drop_unfinished(output_dir):
-        progress("resuming: dropped the rows of unfinished runs")
-    done = completed_runs(output_dir)
+    writer, done = open_results(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)}, progress)
     name = config.problem_name()
     from codesign_gym.costmodels.mobilenet_space import mobilenet_v2_variant
 

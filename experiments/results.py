@@ -88,6 +88,27 @@ def check_run_config(output_dir: str | Path, config: Mapping[str, object]) -> No
     path.write_text(json.dumps(current, indent=1))
 
 
+def check_methods_and_seeds(methods, known, seeds: int) -> None:
+    """The checks every experiment config shares: known method names and a positive seed count."""
+    for m in methods:
+        if m not in known:
+            raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
+    if seeds < 1:
+        raise ValueError(f"--seeds {seeds}: expected a positive number of seeds")
+
+
+def open_results(output_dir: str | Path, settings: Mapping[str, object], progress) -> tuple["ResultsWriter", set[tuple[str, str, int]]]:
+    """Start or resume a run in ``output_dir``: check the settings against a resumed run's
+    (:func:`check_run_config`), drop rows of runs that never finished, and return the writer and
+    the (problem, method, seed) triples already done."""
+    check_run_config(output_dir, settings)
+    writer = ResultsWriter(output_dir)
+    dropped = drop_unfinished(output_dir)
+    if dropped:
+        progress(f"resuming: dropped {dropped} rows of unfinished runs")
+    return writer, completed_runs(output_dir)
+
+
 def read_results(output_dir: str | Path) -> list[dict[str, object]]:
     """Rows of ``results.csv`` with numbers parsed (empty cells become None)."""
     path = Path(output_dir) / RESULTS_FILE

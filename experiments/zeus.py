@@ -24,9 +24,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from codesign_gym.agents.zeus import POLICIES, Simulation, make_policy, power_limit_mode, simulate
-from codesign_gym.costmodels.zeus import GPUS, WORKLOADS, check_eta_beta, check_workload_gpu
+from codesign_gym.costmodels.zeus import WORKLOADS, check_eta_beta, check_workload_gpu
 from codesign_gym.envs.batch_size_power_limit import BatchSizePowerLimitProblem
-from codesign_gym.experiments.results import ResultsWriter, check_run_config, completed_runs, drop_unfinished
+from codesign_gym.experiments.results import ResultsWriter, check_methods_and_seeds, open_results
 
 EXPERIMENT = "zeus"
 ENV_ID = "codesign_gym.envs:codesign/BatchSizePowerLimit-v0"
@@ -57,12 +57,7 @@ class ZeusConfig:
             check_workload_gpu(w, self.gpu)
         check_workload_gpu(next(iter(WORKLOADS)), self.gpu)
         check_eta_beta(self.eta, self.beta)
-        known = set(POLICIES) | set(RL_METHODS)
-        for m in self.methods:
-            if m not in known:
-                raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
-        if self.seeds < 1:
-            raise ValueError(f"--seeds {self.seeds}: expected a positive number of seeds")
+        check_methods_and_seeds(self.methods, set(POLICIES) | set(RL_METHODS), self.seeds)
         if self.budget is not None and self.budget < 1:
             raise ValueError(f"--budget {self.budget}: expected a positive number of recurrences")
         if self.rl_episodes < 1:
@@ -236,12 +231,7 @@ def run_experiment(
 
     config.validate()
     output_dir = Path(output_dir)
-    check_run_config(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)})
-    writer = ResultsWriter(output_dir)
-    dropped = drop_unfinished(output_dir)
-    if dropped:
-        progress(f"resuming: dropped {dropped} rows of unfinished runs")
-    done = completed_runs(output_dir)
+    writer, done = open_results(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)}, progress)
     recorded = _read_runs(output_dir)
     for w in config.workloads:
         name = config.problem_name(w)

@@ -394,7 +394,6 @@ class Analyzer:
 
     def _sp_info(self, L, case, tvars, all_spatial=False):
         """(is_sp_mapped, is_sp_edge, ee flag of the governing spatial state)."""
-        xp = self.xp
         mapped = False
         edge = False
         ee = False
@@ -414,7 +413,6 @@ class Analyzer:
         return mapped, edge, ee
 
     def _spatial_ingress(self, L, case, tname, chg, inited):
-        xp = self.xp
         tvars = self.coupled[tname]
         mapped, edge, ee = self._sp_info(L, case, tvars)
         pe = lambda first, eepe: self._pe_ingress(L, case, tvars, first, eepe, chg, inited)  # noqa: E731

@@ -396,19 +396,6 @@ def _add_routed(groups: "_Groups", generic: Plan, signature_plan, conservative, 
     groups.add(mask, lut[codes], plans, [generic_chain] * (len(plans) - 1) + [conservative])
 
 
-def run_routed(xp, generic: Plan, signature_plan, conservative, inputs: dict, n: int) -> dict:
-    """Run ``n`` points of one stride class routed by signature (see :data:`ROUTE_BITS`).
-
-    ``generic``: the class's generic specialised plan (with a router); ``signature_plan(code)``: a
-    Plan or None; ``conservative()``: the conservative Plan. A signature plan's flagged points fall
-    back to the generic plan (and on to the conservative one).
-    """
-    groups = _Groups(n)
-    codes = np.asarray(xp.to_numpy(generic.router(xp, inputs, n)["code"]), dtype=np.intp)
-    _add_routed(groups, generic, signature_plan, conservative, codes, None)
-    return groups.run(xp, inputs)
-
-
 class _Groups:
     """Points of one batch assigned to plans: ``key[i]`` is point ``i``'s index in :attr:`plans`.
 

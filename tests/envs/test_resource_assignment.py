@@ -8,7 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import codesign_gym.envs  # noqa: F401  (registers the ids)
-from codesign_gym.costmodels.workloads import LayerTable, get_workload
+from codesign_gym.costmodels.workloads import get_workload
 from codesign_gym.envs.resource_assignment import (
     ResourceAssignmentEnv,
     ResourceAssignmentProblem,
@@ -78,7 +78,7 @@ def test_following_the_mask_always_stays_within_budget(problem):
     venv = ResourceAssignmentVectorEnv(num_envs=64, problem=problem, shuffle_layers=True)
     _, info = venv.reset(seed=5)
     rng = np.random.default_rng(5)
-    P, B = problem.num_pe_levels, problem.num_buffer_levels
+    B = problem.num_buffer_levels
     finished = 0
     for _ in range(problem.num_layers):
         mask = info["action_mask"]
