@@ -473,44 +473,15 @@ def run_specialised(xp, plan: Plan, conservative, inputs: dict, n: int, out: dic
 
 
 def run_routed(xp, generic: Plan, signature_plan, conservative, inputs: dict, n: int) -> dict:
-    """Run ``n`` points routed by signature (see :data:`ROUTE_BITS`).
+    """Run ``n`` points of one stride class routed by signature (see :data:`ROUTE_BITS`).
 
-    ``generic``: the generic specialised plan (with a router); ``signature_plan(code)``: a Plan or
-    None; ``conservative()``: the conservative Plan. Points are sorted by plan (a stable radix
-    sort), each plan runs on its contiguous range, and the results are scattered back. A
-    signature plan's flagged points fall back to the generic plan (and on to the conservative one).
+    ``generic``: the class's generic specialised plan (with a router); ``signature_plan(code)``: a
+    Plan or None; ``conservative()``: the conservative Plan. Points are sorted by plan (one stable
+    radix sort in :class:`_Groups`), each plan runs on its contiguous range, and the results are
+    scattered back. A signature plan's flagged points fall back to the generic plan (and on to the
+    conservative one).
     """
+    groups = _Groups(n)
     codes = np.asarray(xp.to_numpy(generic.router(xp, inputs, n)["code"]), dtype=np.intp)
-    counts = np.bincount(codes, minlength=1 << ROUTE_BITS)
-    plans: list[Plan] = []
-    lut = np.full(len(counts), -1, dtype=np.intp)
-    for c in np.flatnonzero(counts >= ROUTE_MIN):
-        p = signature_plan(int(c))
-        if p is not None:
-            lut[c] = len(plans)
-            plans.append(p)
-    lut[lut < 0] = len(plans)
-    plans.append(generic)
-    generic_chain = lambda: (lambda xp_, inp, m: run_specialised(xp_, generic, conservative, inp, m))  # noqa: E731
-    chains = [generic_chain] * (len(plans) - 1) + [conservative]
-    key = lut[codes].astype(np.uint16)  # small ints: numpy's stable sort is a radix sort
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=len(plans)))])
-    if np.count_nonzero(np.diff(bounds)) == 1:  # one plan for all points: no sorting
-        i = int(np.flatnonzero(np.diff(bounds))[0])
-        return run_specialised(xp, plans[i], chains[i], inputs, n)
-    order = np.argsort(key, kind="stable")
-    idx = order if getattr(xp, "name", "") == "numpy" else xp.asint(order)
-    srt = {k: a[idx] for k, a in inputs.items()}
-    buf = {k: _zeros(xp, n, kd) for k, kd in generic.outputs.items()}
-    for i, plan in enumerate(plans):
-        s, e = int(bounds[i]), int(bounds[i + 1])
-        if e > s:
-            run_specialised(xp, plan, chains[i], {k: a[s:e] for k, a in srt.items()}, e - s,
-                            {k: a[s:e] for k, a in buf.items()})
-    del buf[FALLBACK]
-    out = {}
-    for k, a in buf.items():
-        o = _zeros(xp, n, generic.outputs[k])
-        o[idx] = a
-        out[k] = o
-    return out
+    _add_routed(groups, generic, signature_plan, conservative, codes, None)
+    return groups.run(xp, inputs)

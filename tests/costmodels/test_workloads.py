@@ -166,16 +166,19 @@ def test_bad_csv_files(tmp_path, text, expect):
     assert expect in str(err.value) and "bad.csv" in str(err.value)
 
 
+# spelled in pieces so that this guard does not match itself
+FORBIDDEN = ("/work/" + "shared", ".." + "/shared")
+
+
 def test_package_never_reads_shared_folder():
     """No module of any package folder (nor a test) refers to the shared data folder: users and CI
     on other machines do not have it."""
     repo = Path(__file__).resolve().parents[2]
-    this = Path(__file__).resolve()
-    files = [f for folder in ("costmodels", "envs", "agents", "experiments", "tests") for f in (repo / folder).rglob("*.py") if f.resolve() != this]
+    files = [f for folder in ("costmodels", "envs", "agents", "experiments", "tests") for f in (repo / folder).rglob("*.py")]
     assert len(files) > 20
     for f in files:
         text = f.read_text()
-        assert "/work/shared" not in text and "../shared" not in text, f
+        assert not any(word in text for word in FORBIDDEN), f
 
 
 def test_importing_workloads_does_not_import_torch():
