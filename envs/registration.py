@@ -15,6 +15,7 @@ _ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
     ("codesign/ResourceAssignment-v0", "codesign_gym.envs.resource_assignment", "ResourceAssignmentEnv", "ResourceAssignmentVectorEnv"),
     ("codesign/BatchSizePowerLimit-v0", "codesign_gym.envs.batch_size_power_limit", "BatchSizePowerLimitEnv", "BatchSizePowerLimitVectorEnv"),
     ("codesign/PatchInference-v0", "codesign_gym.envs.patch_inference", "PatchInferenceEnv", "PatchInferenceVectorEnv"),
+    ("codesign/EarlyExitDVFS-v0", "codesign_gym.envs.early_exit_dvfs", "EarlyExitDVFSEnv", "EarlyExitDVFSVectorEnv"),
 )
 
 #: Every registered environment id.

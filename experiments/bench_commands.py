@@ -25,13 +25,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     env.add_argument("--no-sync", action="store_true", help="skip the SyncVectorEnv comparison")
     env.add_argument("--markdown", action="store_true")
     env.set_defaults(handler=run_env_bench)
-    rl = benches.add_parser("rllib", help="RLlib PPO sampling throughput with 1 and 2 env runners")
+    rl = benches.add_parser("rllib", help="RLlib PPO sampling throughput with 1, 2 and 4 env runners, native vector env vs SyncVectorEnv")
     rl.add_argument("--workload", default="cfx/mobilenet_v2")
-    rl.add_argument("--env-runners", type=int, nargs="+", default=[1, 2])
+    rl.add_argument("--env-runners", type=int, nargs="+", default=[1, 2, 4])
+    rl.add_argument("--vectorize-modes", nargs="+", default=["vector_entry_point", "sync"], choices=["vector_entry_point", "sync"],
+                    help="gymnasium vectorization of each env runner's envs (default: both)")
     rl.add_argument("--envs-per-runner", type=int, default=16)
     rl.add_argument("--address", default=None, help="Ray cluster (default: $RAY_ADDRESS, else embedded local Ray)")
     rl.add_argument("--markdown", action="store_true")
     rl.set_defaults(handler=run_rllib_bench)
+    sweep = benches.add_parser("sweep", help="sweep throughput (trials/min) of a tiny sweep on 1 vs 2 loopback Ray nodes")
+    sweep.add_argument("--nodes", type=int, nargs="+", default=[1, 2], help="cluster sizes to compare (default: 1 2)")
+    sweep.add_argument("--trials", type=int, default=24, help="trials per sweep (default: 24)")
+    sweep.add_argument("--budget", type=int, default=2000, help="design evaluations per trial (default: 2000)")
+    sweep.add_argument("--cpus-per-node", type=int, default=1, help="CPUs (and trial slots) per node (default: 1)")
+    sweep.add_argument("--markdown", action="store_true")
+    sweep.set_defaults(handler=run_sweep_bench)
+
+    from codesign_gym.experiments.loopnest_command import add_loopnest_bench_parser
+
+    add_loopnest_bench_parser(benches)
 
 
 def run_costmodel_bench(args: argparse.Namespace) -> int:
@@ -58,11 +71,27 @@ def run_env_bench(args: argparse.Namespace) -> int:
 
 
 def run_rllib_bench(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.env_bench import bench_rllib
+    from codesign_gym.experiments.cluster_bench import bench_rllib_scaling
     from codesign_gym.experiments.tables import render_table
 
-    rows = bench_rllib(workload=args.workload, env_runners=tuple(args.env_runners), envs_per_runner=args.envs_per_runner, address=args.address)
+    rows = bench_rllib_scaling(workload=args.workload, env_runners=tuple(args.env_runners), envs_per_runner=args.envs_per_runner,
+                               modes=tuple(args.vectorize_modes), address=args.address)
     for row in rows:
         row["sample_steps_per_s"] = round(row["sample_steps_per_s"])
+        for key in ("speedup_vs_1_runner", "vector_vs_sync"):
+            if key in row:
+                row[key] = round(row[key], 2)
+    print(render_table(rows, markdown=args.markdown))
+    return 0
+
+
+def run_sweep_bench(args: argparse.Namespace) -> int:
+    from codesign_gym.experiments.cluster_bench import bench_sweep
+    from codesign_gym.experiments.tables import render_table
+
+    rows = bench_sweep(nodes=tuple(args.nodes), trials=args.trials, budget=args.budget, cpus_per_node=args.cpus_per_node)
+    for row in rows:
+        for key in ("trials_per_min", "end_to_end_per_min", "mean_trial_s", "speedup"):
+            row[key] = round(row[key], 2)
     print(render_table(rows, markdown=args.markdown))
     return 0

@@ -40,6 +40,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     add_memory_parser(commands)
 
+    from codesign_gym.experiments.xavier_command import add_xavier_parser
+
+    add_xavier_parser(commands)
+
+    from codesign_gym.experiments.loopnest_command import add_loopnest_parser
+
+    add_loopnest_parser(commands)
+
 
 def demo_rows(workload: str, hardware: dict, dataflows: list[str] | None = None) -> list[dict[str, object]]:
     """Whole-network totals per dataflow: one dict row each (cycles, MACs, pJ, MAESTRO area/power).

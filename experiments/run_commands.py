@@ -48,6 +48,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mcunet.add_argument("--methods", nargs="+", default=None, help="methods (default: random genetic annealing reinforce; also ppo, bayesian, ...)")
     mcunet.set_defaults(handler=run_mcunet)
 
+    hadas = experiments.add_parser("hadas", help="HADAS: backbone, early exits, exit threshold and DVFS on a Jetson AGX Xavier model")
+    _core_options(hadas, default_budget=640)
+    hadas.add_argument("--dataset", default="cifar-100", help="cifar-100|tiny-imagenet (default: cifar-100)")
+    hadas.add_argument("--exit-set", default="current", help="current|old_res exit head data (default: current, a0..a5)")
+    hadas.add_argument("--policy", default="threshold", help="exit policy the searches optimise: threshold (modelled) | oracle (upper bound)")
+    hadas.add_argument("--methods", nargs="+", default=None, help="methods (default: hadas random reinforce; also ppo)")
+    hadas.add_argument("--outer-population", type=int, default=64, help="HADAS outer NSGA-II population (default: 64, as HADAS)")
+    hadas.add_argument("--inner-population", type=int, default=10, help="HADAS inner NSGA-II population (default: 10, as HADAS)")
+    hadas.add_argument("--inner-generations", type=int, default=2, help="inner generations per outer trial (default: 2)")
+    hadas.set_defaults(handler=run_hadas)
+
     report = sub.add_parser("report", help="re-render summary.md and plots of a results directory")
     report.add_argument("output_dir", help="a run's output directory (holds results.csv)")
     report.set_defaults(handler=run_report)
@@ -126,6 +137,19 @@ def run_mcunet(args: argparse.Namespace) -> int:
     summary = _launch("mcunet", args, config.methods, RL_METHODS, lambda out: run_experiment(config, out))
     out = summary.parent
     print(f"\n{summary.read_text()}\nsummary: {summary}; schedules: {out / 'schedules.md'}; plot: {out / 'peak_vs_extra_macs.png'}")
+    return 0
+
+
+def run_hadas(args: argparse.Namespace) -> int:
+    from codesign_gym.experiments.hadas import DEFAULT_METHODS, RL_METHODS, HadasConfig, run_experiment
+
+    config = HadasConfig(dataset=args.dataset, exit_set=args.exit_set, policy=args.policy, budget=args.budget, seeds=args.seeds,
+                         methods=tuple(args.methods or DEFAULT_METHODS), outer_population=args.outer_population,
+                         inner_population=args.inner_population, inner_generations=args.inner_generations)
+    config.validate()
+    summary = _launch("hadas", args, config.methods, RL_METHODS, lambda out: run_experiment(config, out))
+    out = summary.parent
+    print(f"\n{(out / 'hadas.md').read_text()}\nsummary: {summary}; tables: {out / 'hadas.md'}; plot: {out / 'pareto.png'}")
     return 0
 
 
