@@ -188,6 +188,11 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
     steps = (loop_f - 1) * outer_trips
     loop_index = np.arange(n)
 
+    # The innermost nontrivial loop above each level boundary (-1: none); only its step can
+    # slide a tile partially.
+    last_nontrivial = [np.max(np.where(loop_f[:, :l * Da] > 1, loop_index[:l * Da], -1), axis=1) if l else None
+                       for l in range(L)]
+
     tiles = np.zeros((B, L, S), dtype=np.int64)
     loads = np.zeros((B, L, S), dtype=np.int64)  # per instance: whole first tile + deltas
     partition = np.zeros((B, L, S), dtype=np.int64)
@@ -195,42 +200,61 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
         full_proj = space.matrix(D)
         proj = full_proj[active]
         proj = proj[:, proj.any(axis=0)]  # axes spanned by active dims only (others have extent 1)
-        # Move of the tile, in data-space coordinates, when loop j steps (+stride along its
-        # dim) and when it wraps around ((f-1)*stride back). int32 halves the memory
-        # traffic; moves are bounded by the data-space extents.
-        # Axes are padded to an even count so pairs of int32 can be tested as one int64.
+        kept_somewhere = keep[:, :, s].any(axis=0)
+        for l in range(L):
+            axes = (extent[:, l] - 1) @ proj + 1  # (B, K)
+            tiles[:, l, s] = np.prod(axes, axis=1)
+            if space.read_write:
+                partition[:, l, s] = np.prod((bounds // spatial_above[:, l] - 1) @ full_proj + 1, axis=1)
+        levels = [l for l in range(1, L) if kept_somewhere[l]]
+        loads[:, :, s] = tiles[:, :, s]
+        if not levels:
+            continue
+        if _is_simple(proj):
+            # Each axis is one dim: a move is non-zero iff the stepping loop or a wrapped inner
+            # loop indexes the data space, and a step always clears the whole tile (a loop
+            # above a level strides at least the tile's extent), so there is no partial slide.
+            relevant = proj.any(axis=1)[loop_dim]  # (B, n)
+            relevant_suffix = np.zeros((B, n + 1), dtype=np.int64)
+            relevant_suffix[:, :n] = np.cumsum((relevant & (loop_f > 1))[:, ::-1], axis=1)[:, ::-1]
+            for l in levels:
+                boundary = l * Da
+                moved = relevant[:, :boundary] | (relevant_suffix[:, 1:boundary + 1] > relevant_suffix[:, boundary][:, None])
+                loads[:, l, s] = tiles[:, l, s] * (1 + np.sum(steps[:, :boundary] * moved, axis=1))
+            continue
+        # General projections (sliding windows): moves in data-space coordinates when loop j
+        # steps (+stride along its dim) and when it wraps around ((f-1)*stride back). int32
+        # halves the memory traffic; axes are padded to an even count so that pairs of int32
+        # can be tested as one int64.
         K = proj.shape[1]
         padded = np.zeros((Da, K + K % 2), dtype=np.int32)
         padded[:, :K] = proj
-        step_move = stride.astype(np.int32)[:, :, None] * padded[loop_dim]  # (B, n, K + K % 2)
+        step_move = stride.astype(np.int32)[:, :, None] * padded[loop_dim]  # (B, n, K')
         wrap_suffix = np.zeros((B, n + 1, padded.shape[1]), dtype=np.int32)
         wrap_suffix[:, :n] = np.cumsum(((loop_f - 1).astype(np.int32)[:, :, None] * step_move)[:, ::-1], axis=1, dtype=np.int32)[:, ::-1]
         step_minus_inner_wraps = step_move - wrap_suffix[:, 1:]
-        for l in range(L):
+        for l in levels:
             boundary = l * Da
-            axes = (extent[:, l] - 1) @ proj + 1  # (B, K)
-            tile = np.prod(axes, axis=1)
-            tiles[:, l, s] = tile
-            if space.read_write:
-                partition[:, l, s] = np.prod((bounds // spatial_above[:, l] - 1) @ full_proj + 1, axis=1)
-            if boundary == 0 or not keep[:, l, s].any():
-                loads[:, l, s] = tile
-                continue
+            axes = (extent[:, l] - 1) @ proj + 1
+            tile = tiles[:, l, s]
             # Loop j < boundary steps; the loops between it and the boundary wrap back. Any
             # move reloads the whole tile, except a forward slide along one axis by the
             # innermost nontrivial loop above the boundary (handled below).
             shift = step_minus_inner_wraps[:, :boundary] + wrap_suffix[:, boundary][:, None, :]
-            moved = np.bitwise_or.reduce(shift.view(np.int64), axis=2) != 0 if shift.shape[2] > 2 else shift.view(np.int64)[:, :, 0] != 0
-            load = tile * (1 + np.sum(steps[:, :boundary] * moved, axis=1))
-            last = np.max(np.where(loop_f[:, :boundary] > 1, loop_index[:boundary], -1), axis=1)  # (B,), -1: none
+            pairs = shift.view(np.int64)
+            merged = pairs[:, :, 0]
+            for k in range(1, pairs.shape[2]):
+                merged = merged | pairs[:, :, k]
+            load = tile * (1 + np.sum(steps[:, :boundary] * (merged != 0), axis=1))
+            last = last_nontrivial[l]
             rows = np.flatnonzero(last >= 0)
             if rows.size:
                 j = last[rows]
-                v = shift[rows, j]  # (R, K)
+                v = shift[rows, j, :K]  # (R, K)
                 nonzero = v != 0
                 along = np.argmax(nonzero, axis=1)
                 amount = v[np.arange(rows.size), along]
-                ext = np.concatenate([axes, np.ones((B, 1), dtype=axes.dtype)], axis=1)[rows, along]
+                ext = axes[rows, along]
                 forward = (nonzero.sum(axis=1) == 1) & (amount > 0) & (amount < ext)
                 saved = np.where(forward, tile[rows] - (tile[rows] // ext) * amount, 0)
                 load[rows] -= steps[rows, j] * saved
@@ -289,6 +313,11 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
         reads=reads, fills=fills, updates=updates, energy_pj_by_level=energy_by_level,
         compute_energy_pj=compute_energy, energy_pj=energy, invalid_code=code, _explain=((explainer, 0, B),),
     )
+
+
+def _is_simple(proj: np.ndarray) -> bool:
+    """Each axis is a single dimension with a positive coefficient, no dimension on two axes."""
+    return bool(np.all(np.count_nonzero(proj, axis=0) == 1) and np.all(np.count_nonzero(proj, axis=1) <= 1) and np.all(proj >= 0))
 
 
 def _storage_energy(arch: Architecture, reads, fills, updates, utilized, spatial_x, spatial_y) -> np.ndarray:
