@@ -48,6 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     add_loopnest_parser(commands)
 
+    from codesign_gym.experiments.nb201_command import add_nb201_parser
+
+    add_nb201_parser(commands)
+
 
 def demo_rows(workload: str, hardware: dict, dataflows: list[str] | None = None) -> list[dict[str, object]]:
     """Whole-network totals per dataflow: one dict row each (cycles, MACs, pJ, MAESTRO area/power).

@@ -9,11 +9,16 @@ from .cfx import PREFIX as CFX_PREFIX
 from .cfx import list_cfx, load_cfx
 from .io import load_layer_csv
 from .layer_table import LayerTable
+from .nb201 import PREFIX as NB201_PREFIX
+from .nb201 import load_nb201_workload
 from .zoo import ZOO
 
 
 def list_workloads() -> list[str]:
-    """All names :func:`get_workload` accepts besides paths: zoo names, then ``cfx/<name>``."""
+    """All names :func:`get_workload` accepts besides paths: zoo names, then ``cfx/<name>``.
+
+    The 15,625 x 3 NAS-Bench-201 networks (``nb201/<index>/<dataset>``) are accepted but not
+    listed; see :mod:`.nb201`."""
     return sorted(ZOO) + list_cfx()
 
 
@@ -24,7 +29,10 @@ def get_workload(name: "str | os.PathLike | LayerTable") -> LayerTable:
         name: a zoo name (``"mobilenet_v2"``: the real network, padding, strides, residual
             edges), ``"cfx/<name>"`` (ConfuciuX's stride-less layer file), a path to a CSV file
             (our format or ConfuciuX's, see :mod:`.io`; a ``str`` ending in ``.csv`` or naming
-            an existing file, or any ``os.PathLike``), or a ``LayerTable`` (returned as is).
+            an existing file, or any ``os.PathLike``), ``"nb201/<index>/<dataset>"`` (the
+            NAS-Bench-201 network of a cell, index 0..15624 or a cell string, dataset
+            ``cifar10``, ``cifar100`` or ``ImageNet16-120``; see :mod:`.nb201`), or a
+            ``LayerTable`` (returned as is).
 
     Raises:
         ValueError: an unknown name; the message lists the available names.
@@ -40,7 +48,9 @@ def get_workload(name: "str | os.PathLike | LayerTable") -> LayerTable:
         return ZOO[name]()
     if name.startswith(CFX_PREFIX) and name in list_cfx():
         return load_cfx(name)
+    if name.startswith(NB201_PREFIX):
+        return load_nb201_workload(name)
     if name.lower().endswith(".csv") or Path(name).is_file():
         return load_layer_csv(name)
     raise ValueError(f"unknown workload {name!r}; expected one of {', '.join(list_workloads())}, "
-                     f"a path to a .csv layer file, or a LayerTable")
+                     f"'nb201/<index>/<dataset>', a path to a .csv layer file, or a LayerTable")
