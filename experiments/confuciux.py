@@ -25,7 +25,9 @@ EXPERIMENT = "confuciux"
 #: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
 CONFUCIUX_BUDGET = 3673
 RL_METHODS = ("reinforce", "ppo", "rl_ga")
-DEFAULT_METHODS = ("random", "genetic", "annealing", "bayesian", "reinforce", "rl_ga")
+DEFAULT_METHODS = ("random", "genetic", "annealing", "bayesian", "model_based", "reinforce", "rl_ga")
+#: Methods that interact with the env directly but need no Ray.
+ENV_METHODS = ("model_based",)
 
 
 @dataclasses.dataclass
@@ -45,7 +47,7 @@ class ConfuciuxConfig:
         return f"{self.model}|{self.dataflow}|{self.objective}|{self.constraint}"
 
     def validate(self) -> None:
-        check_methods_and_seeds(self.methods, set(SEARCH_METHODS) | set(RL_METHODS), self.seeds)
+        check_methods_and_seeds(self.methods, set(SEARCH_METHODS) | set(RL_METHODS) | set(ENV_METHODS), self.seeds)
         if self.budget < 1:
             raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
         if self.batch_size is not None and self.batch_size < 1:
@@ -127,6 +129,26 @@ def run_search_method(config, problem, method: str, seed: int, optimum, writer: 
             writer.write([_row(config, problem, method, seed, evals, trace.wall_s[-1], best, None, optimum, False)])
 
     trace = run_search(searcher, problem, config.budget, config.batch_size, on_batch=checkpoint)
+    writer.write([_row(config, problem, method, seed, trace.evals[-1], trace.wall_s[-1], trace.best_objective[-1], trace.best_design, optimum, True)])
+    return trace
+
+
+def run_model_based_method(config, problem, seed: int, optimum, writer: ResultsWriter, progress: Callable[[str], None] = print):
+    """Model-based RL (:mod:`codesign_gym.agents.model_based`) on 64 vectorized sub-envs."""
+    from codesign_gym.agents.model_based import run_model_based
+    from codesign_gym.envs.resource_assignment import ResourceAssignmentVectorEnv
+
+    method = "model_based"
+    recorder = _Recorder(config.budget)
+    line = _ProgressLine(progress, f"{method} seed {seed}", config.budget, optimum)
+
+    def checkpoint(trace) -> None:
+        evals, best = trace.evals[-1], trace.best_objective[-1]
+        line.update(evals, best)
+        if recorder.wants(evals, best):
+            writer.write([_row(config, problem, method, seed, evals, trace.wall_s[-1], best, None, optimum, False)])
+
+    trace = run_model_based(ResourceAssignmentVectorEnv(num_envs=64, problem=problem), config.budget, seed=seed, on_batch=checkpoint)
     writer.write([_row(config, problem, method, seed, trace.evals[-1], trace.wall_s[-1], trace.best_objective[-1], trace.best_design, optimum, True)])
     return trace
 
@@ -251,6 +273,11 @@ def run_experiment(
             t0 = time.perf_counter()
             if method in RL_METHODS:
                 best = (rl_runner or run_rl_method)(config, problem, method, seed, optimum, writer, progress)
+            elif method in ENV_METHODS and problem.objective == "edp":
+                progress(f"  {method} seed {seed}: skipped (it needs a separable objective; edp is not)")
+                continue
+            elif method in ENV_METHODS:
+                best = run_model_based_method(config, problem, seed, optimum, writer, progress).best_objective[-1]
             else:
                 best = run_search_method(config, problem, method, seed, optimum, writer, progress).best_objective[-1]
             gap = f", gap {100 * (best / optimum - 1):.2f}%" if optimum and np.isfinite(best) else ""

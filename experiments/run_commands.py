@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cfx.add_argument("--dataflow", default="dla", help="dla|shi|eye (= cfx_dla|cfx_shi|cfx_eye) or another built-in (default: dla)")
     cfx.add_argument("--objective", default="latency", choices=["latency", "energy", "edp"])
     cfx.add_argument("--constraint", default="area:0.5", help="KIND:RATIO with KIND area|power and 0 < RATIO <= 1 (default: area:0.5)")
-    cfx.add_argument("--methods", nargs="+", default=None, help="methods to run (default: random genetic annealing bayesian reinforce rl_ga; also ppo)")
+    cfx.add_argument("--methods", nargs="+", default=None, help="methods to run (default: random genetic annealing bayesian model_based reinforce rl_ga; also ppo)")
     cfx.add_argument("--batch-size", type=int, default=None, help="designs per search round (default: each method's own, e.g. 32 for genetic, 1 for annealing)")
     cfx.set_defaults(handler=run_confuciux)
 
