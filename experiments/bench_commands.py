@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sweep = benches.add_parser("sweep", help="sweep throughput (trials/min) of a tiny sweep on 1 vs 2 loopback Ray nodes")
     sweep.add_argument("--nodes", type=int, nargs="+", default=[1, 2], help="cluster sizes to compare (default: 1 2)")
     sweep.add_argument("--trials", type=int, default=24, help="trials per sweep (default: 24)")
-    sweep.add_argument("--budget", type=int, default=2000, help="design evaluations per trial (default: 2000)")
+    sweep.add_argument("--budget", type=int, default=5000, help="design evaluations per trial (default: 5000)")
+    sweep.add_argument("--method", default="annealing", help="search method of every trial (default: annealing: about 1.4 s per trial, problem set-up included)")
     sweep.add_argument("--cpus-per-node", type=int, default=1, help="CPUs (and trial slots) per node (default: 1)")
     sweep.add_argument("--markdown", action="store_true")
     sweep.set_defaults(handler=run_sweep_bench)
@@ -89,7 +90,7 @@ def run_sweep_bench(args: argparse.Namespace) -> int:
     from codesign_gym.experiments.cluster_bench import bench_sweep
     from codesign_gym.experiments.tables import render_table
 
-    rows = bench_sweep(nodes=tuple(args.nodes), trials=args.trials, budget=args.budget, cpus_per_node=args.cpus_per_node)
+    rows = bench_sweep(nodes=tuple(args.nodes), trials=args.trials, budget=args.budget, method=args.method, cpus_per_node=args.cpus_per_node)
     for row in rows:
         for key in ("trials_per_min", "end_to_end_per_min", "mean_trial_s", "speedup"):
             row[key] = round(row[key], 2)

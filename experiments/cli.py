@@ -5,6 +5,7 @@
     codesign-gym bench costmodel [--batch-sizes 1 1000 100000 1000000] [--backends numpy torch]
     codesign-gym workloads list | show NAME
     codesign-gym run confuciux --model cfx/mobilenet_v2 --dataflow dla --budget 600 --seeds 3
+    codesign-gym sweep SWEEP.yaml [--address auto|HOST:PORT] | sweep --resume RESULTS_DIR
     codesign-gym report RESULTS_DIR
     codesign-gym version
 """
@@ -17,7 +18,7 @@ from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from codesign_gym.experiments import bench_commands, costmodel_commands, run_commands, workload_commands
+    from codesign_gym.experiments import bench_commands, costmodel_commands, run_commands, sweep_cli, workload_commands
 
     parser = argparse.ArgumentParser(prog="codesign-gym", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands.add_parser(sub)
     workload_commands.add_parser(sub)
     run_commands.add_parser(sub)
+    sweep_cli.add_parser(sub)
     version = sub.add_parser("version", help="print the package version and git commit")
     version.set_defaults(handler=_print_version)
     return parser

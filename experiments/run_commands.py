@@ -71,6 +71,9 @@ def _core_options(parser: argparse.ArgumentParser, default_budget: int, default_
     parser.add_argument("--seeds", type=int, default=default_seeds, help=f"number of seeds, run as 0..N-1 (default: {default_seeds})")
     parser.add_argument("--output-dir", default=None, help="results directory (default: results/<experiment>-<timestamp>); an existing one is resumed")
     parser.add_argument("--address", default=None, help="Ray cluster to join (auto or HOST:PORT; default: $RAY_ADDRESS, else an embedded local Ray)")
+    from codesign_gym.experiments.sweep_cli import add_rllib_options
+
+    add_rllib_options(parser)  # --num-env-runners, --envs-per-runner, --num-learners, --num-gpus-per-learner
 
 
 def _launch(experiment: str, args: argparse.Namespace, methods, rl_methods, run):
@@ -81,7 +84,10 @@ def _launch(experiment: str, args: argparse.Namespace, methods, rl_methods, run)
     out = Path(args.output_dir) if args.output_dir else default_output_dir(experiment)
     print(f"writing to {out}")
     if any(m in rl_methods for m in methods):
-        with ray_session(args.address) as where:
+        from codesign_gym.agents.rllib.run_options import rllib_options
+        from codesign_gym.experiments.sweep_cli import rllib_options_from_args
+
+        with ray_session(args.address) as where, rllib_options(**rllib_options_from_args(args)):
             print(f"RL methods train on {where}")
             return run(out)
     return run(out)
@@ -155,7 +161,9 @@ def run_hadas(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from codesign_gym.experiments.report import render_report
+    from codesign_gym.experiments.sweep import refresh_sweep_results
 
+    refresh_sweep_results(args.output_dir)  # a sweep's directory: gather its complete trials into results.csv first
     path = render_report(args.output_dir)
     print(path.read_text())
     return 0

@@ -56,8 +56,16 @@ def build_algorithm_config(
     ``module`` picks the policy: ``lstm`` (ConfuciuX's recurrent actor; give ``episode_length``
     so one sequence spans an episode) or ``mlp``. The env runs as a native vector env
     (``gym_env_vectorize_mode="vector_entry_point"``) with ``envs_per_runner`` sub-envs.
+    Options set with :func:`~codesign_gym.agents.rllib.run_options.rllib_options` (a command
+    line's or sweep's resources, ``lr``, ``episodes_per_batch``) override the arguments, and its
+    fault tolerance (restart failed env runners) applies.
     """
     from codesign_gym.agents.rllib.modules import ConfuciuxLSTMModule, MLPPolicyModule
+    from codesign_gym.agents.rllib.run_options import current_rllib_options
+
+    options = current_rllib_options()
+    num_env_runners, envs_per_runner = options.pick("num_env_runners", num_env_runners), options.pick("envs_per_runner", envs_per_runner)
+    episodes_per_batch, lr = options.pick("episodes_per_batch", episodes_per_batch), options.pick("lr", lr)
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm {algorithm!r} is not known; expected one of {ALGORITHMS}")
@@ -92,7 +100,7 @@ def build_algorithm_config(
         .debugging(seed=seed, log_level="ERROR")
         .reporting(metrics_num_episodes_for_smoothing=episodes_per_batch)
     )
-    return config
+    return options.apply(config)
 
 
 @dataclasses.dataclass
@@ -108,11 +116,40 @@ class RLProgress:
     best_buffer: np.ndarray | None
     result: dict = dataclasses.field(default_factory=dict)  # the last ``algo.train()`` result
 
+    def to_record(self) -> dict:
+        """JSON-able standing (no ``result``), saved beside a checkpoint."""
+        return {"episodes": self.episodes, "env_steps": self.env_steps, "wall_s": self.wall_s,
+                "best_objective": self.best_objective if np.isfinite(self.best_objective) else None,
+                "best_pe": None if self.best_pe is None else np.asarray(self.best_pe).tolist(),
+                "best_buffer": None if self.best_buffer is None else np.asarray(self.best_buffer).tolist()}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "RLProgress":
+        best = record.get("best_objective")
+        return cls(int(record["episodes"]), int(record["env_steps"]), float(record["wall_s"]), float("inf") if best is None else float(best),
+                   None if record.get("best_pe") is None else np.asarray(record["best_pe"]),
+                   None if record.get("best_buffer") is None else np.asarray(record["best_buffer"]))
+
 
 def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], None] | None = None) -> RLProgress:
-    """Call ``algo.train()`` until at least ``budget`` episodes have been sampled."""
+    """Call ``algo.train()`` until at least ``budget`` episodes have been sampled.
+
+    With a ``checkpoint_dir`` in the active :func:`~codesign_gym.agents.rllib.run_options.rllib_options`,
+    training first resumes from the last checkpoint there (``on_iteration`` is told the restored
+    standing once) and saves one every ``checkpoint_every`` iterations and when the budget is reached.
+    """
+    from codesign_gym.agents.rllib.run_options import current_rllib_options, restore_checkpoint, save_checkpoint
+
+    options = current_rllib_options()
     start = time.perf_counter()
     progress = RLProgress(0, 0, 0.0, float("inf"), None, None)
+    restored = restore_checkpoint(algo, options.checkpoint_dir) if options.checkpoint_dir else None
+    if restored is not None:
+        progress = RLProgress.from_record(restored)
+        start -= progress.wall_s
+        if on_iteration is not None:
+            on_iteration(progress)
+    iteration = 0
     while progress.episodes < budget:
         result = algo.train()
         progress.result = result
@@ -125,6 +162,9 @@ def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], N
                 progress.best_objective, progress.best_pe, progress.best_buffer = best
         if on_iteration is not None:
             on_iteration(progress)
+        iteration += 1
+        if options.checkpoint_dir and (iteration % options.checkpoint_every == 0 or progress.episodes >= budget):
+            save_checkpoint(algo, options.checkpoint_dir, progress.to_record())
     return progress
 
 
