@@ -16,6 +16,7 @@ _ENVIRONMENTS: tuple[tuple[str, str, str, str], ...] = (
     ("codesign/BatchSizePowerLimit-v0", "codesign_gym.envs.batch_size_power_limit", "BatchSizePowerLimitEnv", "BatchSizePowerLimitVectorEnv"),
     ("codesign/PatchInference-v0", "codesign_gym.envs.patch_inference", "PatchInferenceEnv", "PatchInferenceVectorEnv"),
     ("codesign/EarlyExitDVFS-v0", "codesign_gym.envs.early_exit_dvfs", "EarlyExitDVFSEnv", "EarlyExitDVFSVectorEnv"),
+    ("codesign/NASAccelerator-v0", "codesign_gym.envs.nas_accelerator", "NASAcceleratorEnv", "NASAcceleratorVectorEnv"),
 )
 
 #: Every registered environment id.

@@ -47,6 +47,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     add_loopnest_bench_parser(benches)
 
+    naas = benches.add_parser("naas", help="NAAS co-design: NB201 space on a new accelerator per second, NASAccelerator-v0 env steps/s")
+    naas.add_argument("--accelerator", default="eyeriss")
+    naas.add_argument("--dataset", default="cifar10")
+    naas.add_argument("--num-envs", type=int, nargs="+", default=[1, 16, 256])
+    naas.add_argument("--seconds", type=float, default=2.0, help="minimum timing per row")
+    naas.add_argument("--markdown", action="store_true")
+    naas.set_defaults(handler=run_naas_bench)
+
 
 def run_costmodel_bench(args: argparse.Namespace) -> int:
     from codesign_gym.costmodels.dataflow.bench import run_benchmark
@@ -94,5 +102,16 @@ def run_sweep_bench(args: argparse.Namespace) -> int:
     for row in rows:
         for key in ("trials_per_min", "end_to_end_per_min", "mean_trial_s", "speedup"):
             row[key] = round(row[key], 2)
+    print(render_table(rows, markdown=args.markdown))
+    return 0
+
+
+def run_naas_bench(args: argparse.Namespace) -> int:
+    from codesign_gym.experiments.naas_bench import bench_naas
+    from codesign_gym.experiments.tables import render_table
+
+    rows = bench_naas(accelerator=args.accelerator, dataset=args.dataset, num_envs=tuple(args.num_envs), min_seconds=args.seconds)
+    for row in rows:
+        row["per_s"] = round(row["per_s"], 1)
     print(render_table(rows, markdown=args.markdown))
     return 0

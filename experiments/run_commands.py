@@ -59,6 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hadas.add_argument("--inner-generations", type=int, default=2, help="inner generations per outer trial (default: 2)")
     hadas.set_defaults(handler=run_hadas)
 
+    from codesign_gym.experiments.naas_command import add_naas_parser
+
+    add_naas_parser(experiments, _core_options, lambda *a: _launch(*a))  # `run naas` (experiments/naas_command.py)
+
     report = sub.add_parser("report", help="re-render summary.md and plots of a results directory")
     report.add_argument("output_dir", help="a run's output directory (holds results.csv)")
     report.set_defaults(handler=run_report)

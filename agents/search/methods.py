@@ -251,6 +251,9 @@ class BayesianOptimization(SearchMethod):
 SEARCH_METHODS: dict[str, type[SearchMethod]] = {
     cls.name: cls for cls in (RandomSearch, GeneticAlgorithm, SimulatedAnnealing, BayesianOptimization)
 }
+from codesign_gym.agents.search.evolution import CMAES, RegularizedEvolution  # noqa: E402  (evolution imports only .base)
+
+SEARCH_METHODS.update({cls.name: cls for cls in (RegularizedEvolution, CMAES)})
 
 
 def make_search_method(name: str, nvec: np.ndarray, seed: int = 0, **options) -> SearchMethod:

@@ -1,0 +1,124 @@
+"""The NAAS co-design space: level tables, importance encoding, caps, and evaluation that agrees
+exactly with pricing the design's accelerator through ``price_space``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codesign_gym.costmodels.naas.accelerators import CONV_DIMS, baseline
+from codesign_gym.costmodels.naas.design import (
+    RESNET_ARCH,
+    RESNET_INDEX,
+    HardwareDesign,
+    NAASSpace,
+    importance_order,
+)
+from codesign_gym.costmodels.naas.network_cost import price_space
+from codesign_gym.costmodels.workloads import nb201
+
+
+@pytest.fixture(scope="module")
+def space() -> NAASSpace:
+    return NAASSpace("eyeriss", "cifar10")
+
+
+def test_level_tables_are_powers_of_two_up_to_the_eyeriss_caps(space):
+    assert space.max_pes == 168 and space.max_onchip_bytes == 204_992 and space.max_dram_words_per_cycle == 8
+    assert space.levels["pe_x"] == space.levels["pe_y"] == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert space.levels["l1_words"] == (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    assert space.levels["l2_kib"] == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert space.levels["dram_words_per_cycle"] == (1, 2, 4, 8)
+    assert (space.technology_nm, space.clock_mhz) == (32.0, 200.0)
+    assert nb201.arch_index(RESNET_ARCH) == RESNET_INDEX
+
+
+def test_reference_is_the_baseline_running_the_resnet_cell(space):
+    ref = price_space(baseline("eyeriss"), "cifar10", samples=space.samples, rounds=space.rounds)
+    assert space.ref_edp == ref.edp[RESNET_INDEX] and space.ref_accuracy == 93.91
+    m = space.evaluate([RESNET_INDEX, 0], [None, None])
+    assert m["edp_reduction"][0] == 1.0 and m["num_pes"][0] == 168 and m["within_cap"].all()
+    assert m["latency_cycles"][1] == ref.latency_cycles[0] and m["energy_pj"][1] == ref.energy_pj[0]
+
+
+def test_importance_order_sorts_most_important_first_with_stable_ties():
+    np.testing.assert_array_equal(importance_order([0.1, 0.9, 0.5, 0.5, 0.2, 0.0]), [1, 2, 3, 4, 0, 5])
+    np.testing.assert_array_equal(importance_order(np.zeros((2, 6))), [[0, 1, 2, 3, 4, 5]] * 2)
+    with pytest.raises(ValueError, match="expected 6 values"):
+        importance_order([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="finite"):
+        importance_order([np.nan] * 6)
+
+
+def test_hardware_decodes_levels_parallel_dims_and_loop_order(space):
+    hw = space.hardware([4, 3, 1, 6, 3], [0, 0, 1, 1, 3, 2])  # C > M > P = Q > R = S
+    assert (hw.pe_x, hw.pe_y, hw.l1_words, hw.l2_kib, hw.dram_words_per_cycle) == (16, 8, 8, 64, 8)
+    assert hw.loop_order == ("C", "M", "P", "Q", "R", "S") and (hw.parallel_x, hw.parallel_y) == ("C", "M")
+    assert hw.num_pes == 128 and hw.onchip_bytes == 64 * 1024 + 128 * 8
+    acc = space.accelerator(hw)
+    assert acc.mapspace.order == {0: hw.loop_order, 1: hw.loop_order}
+    assert acc.mapspace.spatial_x[1] == ("C",) and acc.mapspace.spatial_y[1] == ("M",)
+    assert acc.clock_mhz == 200.0 and acc.num_pes == 128
+    with pytest.raises(ValueError, match="expected 6 values"):
+        space.hardware([4, 3, 1, 6, 3], [0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="l1_words level 9"):
+        space.hardware([4, 3, 9, 6, 3], [0] * 6)
+    with pytest.raises(ValueError, match="5 integer level indices"):
+        space.hardware([4, 3, 1, 6], [0] * 6)
+    with pytest.raises(ValueError, match="permutation"):
+        HardwareDesign(4, 4, 8, 8, 1, loop_order=("C", "C", "P", "Q", "R", "S"))
+
+
+def test_evaluation_matches_price_space_on_the_designs_accelerator(space):
+    hw = space.hardware([3, 4, 2, 5, 2], [5, 4, 0, 1, 2, 3])  # R, S across the array
+    nets = [RESNET_INDEX, 0, 6111, 15624, 777]
+    m = space.evaluate(nets, [hw] * len(nets))
+    ref = price_space(space.accelerator(hw), "cifar10", samples=space.samples, rounds=space.rounds)
+    np.testing.assert_array_equal(m["latency_cycles"], ref.latency_cycles[nets])
+    np.testing.assert_allclose(m["energy_pj"], ref.energy_pj[nets], rtol=1e-12)
+    np.testing.assert_allclose(m["edp_reduction"], space.ref_edp / ref.edp[nets], rtol=1e-12)
+    np.testing.assert_allclose(m["latency_ms"], ref.latency_cycles[nets] / 200e3)
+    np.testing.assert_array_equal(m["accuracy"], nb201.load_accuracies().cifar10[nets])
+
+
+def test_each_accelerator_is_priced_once(space):
+    hw = space.hardware([2, 2, 0, 3, 1], [1, 2, 3, 4, 5, 6])
+    before = space.priced_accelerators
+    space.evaluate([1, 2], [hw, hw])
+    space.evaluate([3], [HardwareDesign(**{**hw.__dict__})])
+    assert space.priced_accelerators == before + 1 and space.is_cached(hw)
+
+
+def test_designs_beyond_the_cap_are_not_priced_or_raise_when_strict(space):
+    big = HardwareDesign(16, 16, 8, 8, 8)  # 256 PEs > 168
+    fat = HardwareDesign(16, 8, 1024, 128, 8)  # 128 KiB + 128 KiB scratchpads > 204,992 bytes
+    fast = HardwareDesign(8, 8, 8, 8, 16)  # 16 words/cycle > 8
+    before = space.priced_accelerators
+    m = space.evaluate([0, 0, 0], [big, fat, fast])
+    assert not m["within_cap"].any() and space.priced_accelerators == before
+    assert np.isinf(m["edp"]).all() and (m["edp_reduction"] == 0).all() and (m["overshoot"] > 0).all()
+    assert m["overshoot"][0] == pytest.approx(256 / 168 - 1)
+    with pytest.raises(ValueError, match="exceeds the eyeriss cap: 256 PEs"):
+        space.evaluate([0], [big], strict=True)
+
+
+def test_template_baselines_cap_with_their_own_resources():
+    s = NAASSpace("shidiannao", "ImageNet16-120", samples=32, rounds=0)
+    assert s.max_pes == 64 and s.levels["pe_x"][-1] == 64 and s.levels["l2_kib"][-1] == 256
+    assert (s.technology_nm, s.clock_mhz) == (45.0, 1000.0) and s.dataset == "ImageNet16-120"
+    assert s.ref_accuracy == nb201.load_accuracies().imagenet16_120[RESNET_INDEX]
+
+
+@pytest.mark.parametrize("kwargs, match", [({"baseline": "tpu"}, "'tpu'"), ({"dataset": "mnist"}, "'mnist'"),
+                                           ({"samples": 0}, "samples=0"), ({"rounds": -1}, "rounds=-1")])
+def test_bad_options_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NAASSpace(**kwargs)
+
+
+def test_unknown_networks_raise(space):
+    with pytest.raises(ValueError, match="bad NAS-Bench-201 cell string"):
+        space.evaluate("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", [None])
+    with pytest.raises(ValueError, match="15624"):
+        space.evaluate([15625], [None])
+    assert CONV_DIMS == ("R", "S", "P", "Q", "C", "M")

@@ -1,0 +1,225 @@
+"""Contract and semantics tests of codesign/NASAccelerator-v0 (single and native vector env)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+
+import codesign_gym.envs  # noqa: F401  (registers the ids)
+from codesign_gym.costmodels.naas.design import RESNET_INDEX
+from codesign_gym.costmodels.workloads import nb201
+from codesign_gym.envs.nas_accelerator import (
+    LOG2_CLIP,
+    NASAcceleratorEnv,
+    NASAcceleratorProblem,
+    NASAcceleratorVectorEnv,
+)
+
+ENV_ID = "codesign/NASAccelerator-v0"
+RESNET_CODES = nb201.edge_ops()[RESNET_INDEX].tolist()
+# a 16 x 8 array (C, M parallel), 8-word scratchpads, 64 KiB buffer, 8 words/cycle: within the eyeriss cap
+HW = [4, 3, 1, 6, 3] + [0, 0, 1, 1, 3, 2]
+
+
+@pytest.fixture(scope="module")
+def problem() -> NASAcceleratorProblem:
+    return NASAcceleratorProblem(action="multidiscrete")
+
+
+QUICK = {"samples": 32, "rounds": 0}  # a light inner search: the checkers step random (mostly new) accelerators
+
+
+@pytest.mark.parametrize("options", [QUICK, {"action": "multidiscrete", **QUICK}, {"mode": "sequential", "search": "network"},
+                                     {"search": "hardware", "objective": "constrained", "action": "multidiscrete", **QUICK},
+                                     {"search": "network", "dataset": "cifar100"}])
+def test_single_env_passes_gymnasium_and_sb3_checkers(options):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    gym_check_env(gym.make(ENV_ID, **options).unwrapped, skip_render_check=True)
+    sb3_check_env(NASAcceleratorEnv(**options), warn=False)
+
+
+def test_make_vec_uses_native_vector_env():
+    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", search="network")
+    assert isinstance(venv.unwrapped, NASAcceleratorVectorEnv)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (4, 3) and venv.single_action_space == gym.spaces.Box(0.0, 1.0, (6,), np.float32)
+    venv.close()
+
+
+def test_spaces_per_mode(problem):
+    assert NASAcceleratorEnv().action_space == gym.spaces.Box(0.0, 1.0, (17,), np.float32)
+    md = NASAcceleratorEnv(problem=problem).action_space
+    assert isinstance(md, gym.spaces.MultiDiscrete) and md.nvec.tolist() == [5] * 6 + [8, 8, 9, 8, 4] + [6] * 6
+    assert NASAcceleratorEnv(search="hardware", action="multidiscrete").action_space.nvec.tolist() == [8, 8, 9, 8, 4] + [6] * 6
+    seq = NASAcceleratorEnv(mode="sequential")
+    assert seq.action_space == gym.spaces.Discrete(9) and seq.observation_space.shape == (34,)
+
+
+def test_step_reports_the_cost_model_and_the_scalarized_reward(problem):
+    env = NASAcceleratorEnv(problem=problem)
+    env.reset(seed=0)
+    action = np.array(RESNET_CODES + HW)
+    _, reward, terminated, truncated, info = env.step(action)
+    hw = problem.space.hardware(HW[:5], HW[5:])
+    m = problem.space.evaluate([RESNET_INDEX], [hw])
+    assert terminated and not truncated and info["valid"] and info["feasible"]
+    assert info["arch_index"] == RESNET_INDEX and info["accuracy"] == 93.91 and info["hardware"] == hw.key()
+    assert info["edp"] == m["edp"][0] and info["energy_pj"] == m["energy_pj"][0] and info["latency_cycles"] == m["latency_cycles"][0]
+    assert info["edp_reduction"] == pytest.approx(problem.space.ref_edp / info["edp"])
+    assert (info["parallel_x"], info["parallel_y"], info["loop_order"], info["num_pes"]) == ("C", "M", "CMPQRS", 128)
+    assert reward == pytest.approx(np.log2(info["edp_reduction"]))  # equal accuracy: only the EDP term
+    np.testing.assert_array_equal(info["design"], action)
+
+
+def test_box_action_quantizes_levels_and_ranks_importances(problem):
+    box = NASAcceleratorProblem()
+    a = np.zeros((1, 17))
+    a[0, :6] = (np.array(RESNET_CODES) + 0.5) / 5
+    a[0, 6:11] = (np.array(HW[:5]) + 0.5) / box.design_nvec[6:11]
+    a[0, 11:] = [0.1, 0.1, 0.3, 0.3, 0.9, 0.7]  # C > M > P = Q > R = S
+    d = box.quantize_box(a)
+    assert d[0].tolist() == RESNET_CODES + HW[:5] + [1, 0, 3, 2, 5, 4]
+    assert box.decode(d)[1][0].loop_order == problem.decode(np.array([RESNET_CODES + HW]))[1][0].loop_order
+    a[0, 6] = 1.0  # the top of a level entry is its last level
+    assert box.quantize_box(a)[0, 6] == 7
+    with pytest.raises(ValueError, match="outside the action space"):
+        box.quantize_box(a * 2)
+
+
+def test_constrained_objective_ranks_infeasible_below_feasible():
+    p = NASAcceleratorProblem(objective="constrained", action="multidiscrete")
+    designs = np.array([RESNET_CODES + HW,  # feasible
+                        [0] * 6 + HW,  # all-none cell: 10% accuracy
+                        RESNET_CODES + [7, 7] + HW[2:],  # 128 x 128 PEs: beyond the cap
+                        RESNET_CODES + [4, 3, 8, 7, 3] + HW[5:]])  # 1024-word scratchpads + 128 KiB: beyond on-chip bytes
+    m = p.evaluate_designs(designs)
+    assert m["feasible"].tolist() == [True, False, False, False] and m["valid"].tolist() == [True, True, False, False]
+    assert m["objective"][0] == pytest.approx(-np.log2(m["edp_reduction"][0]))
+    assert (m["objective"][1:] > LOG2_CLIP).all() and m["objective"][2] > m["objective"][1] - 10
+    ev = p.score(designs)
+    assert ev.objective[0] == pytest.approx(1 / m["edp_reduction"][0]) and np.isnan(ev.objective[1:]).all()
+
+
+def test_budgets_below_the_cap_make_designs_infeasible_and_beyond_it_raise():
+    p = NASAcceleratorProblem(objective="constrained", action="multidiscrete", max_pes=64)
+    m = p.evaluate_designs(np.array([RESNET_CODES + HW]))  # 128 PEs
+    assert m["valid"][0] and not m["feasible"][0] and m["overshoot"][0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="max_pes=256 is beyond the eyeriss cap 168"):
+        NASAcceleratorProblem(objective="constrained", max_pes=256)
+    with pytest.raises(ValueError, match="max_onchip_bytes"):
+        NASAcceleratorProblem(objective="constrained", max_onchip_bytes=10**6)
+
+
+def test_hardware_and_network_ablations():
+    hw_only = NASAcceleratorProblem(search="hardware", action="multidiscrete")
+    m = hw_only.evaluate_designs(np.array([HW]))
+    assert m["arch_index"][0] == RESNET_INDEX and m["hardware"][0].num_pes == 128
+    net_only = NASAcceleratorProblem(search="network", action="multidiscrete", objective="constrained")
+    m = net_only.evaluate_designs(np.array([RESNET_CODES]))
+    assert m["hardware"][0] is None and m["edp_reduction"][0] == 1.0 and m["objective"][0] == 0.0
+    fixed = NASAcceleratorProblem(search="hardware", arch=nb201.arch_from_index(5))
+    assert fixed.arch == 5
+
+
+def test_sequential_mode_decides_one_entry_per_step_then_scores():
+    env = NASAcceleratorEnv(mode="sequential", search="network")
+    obs, _ = env.reset(seed=0)
+    assert obs[0] == 1 and obs.sum() == 1
+    # Discrete(5) over 5-choice entries: the action is the op code
+    for t, code in enumerate(RESNET_CODES):
+        obs, reward, terminated, _, info = env.step(code)
+        if t < 5:
+            assert not terminated and reward == 0 and info["entry"] == t + 1 and obs[t + 1] == 1
+    assert terminated and info["arch_index"] == RESNET_INDEX and reward == pytest.approx(0.0)
+    seq = NASAcceleratorEnv(mode="sequential")
+    seq.reset()
+    for a in [8] * 17:  # the top action is every entry's last choice
+        _, _, terminated, _, info = seq.step(a)
+    assert terminated and info["design"].tolist() == (seq.problem.design_nvec - 1).tolist()
+
+
+def test_vector_env_autoreset_next_step_and_agrees_with_single(problem):
+    n = 4
+    venv = NASAcceleratorVectorEnv(num_envs=n, problem=problem)
+    venv.reset(seed=1)
+    act = np.array([RESNET_CODES + HW, [1] * 6 + HW, [4] * 6 + HW, [2, 3, 4, 0, 1, 2] + HW])
+    obs, rew, term, trunc, info = venv.step(act)
+    assert term.all() and not trunc.any() and info["_edp"].all() and info["design"].shape == (n, 17)
+    for i in range(n):
+        env = NASAcceleratorEnv(problem=problem)
+        env.reset(seed=1)
+        o, r, t, _, inf = env.step(act[i])
+        np.testing.assert_array_equal(o, obs[i])
+        assert r == pytest.approx(rew[i], rel=1e-12) and t and inf["edp"] == pytest.approx(info["edp"][i], rel=1e-12)
+    _, rew, term, _, info = venv.step(act)  # the reset step: actions ignored
+    assert (rew == 0).all() and not term.any() and "edp" not in info
+    _, rew, term, _, _ = venv.step(act)
+    assert term.all()
+
+
+def test_make_vec_sync_and_native_agree_in_sequential_mode():
+    kwargs = dict(num_envs=3, mode="sequential", search="network", objective="constrained")
+    native = gym.make_vec(ENV_ID, vectorization_mode="vector_entry_point", **kwargs)
+    sync = gym.make_vec(ENV_ID, vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
+    native.reset(seed=0)
+    sync.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        act = rng.integers(0, 5, size=3)
+        oa, ra, ta, _, _ = native.step(act)
+        ob, rb, tb, _, _ = sync.step(act)
+        np.testing.assert_allclose(oa, ob)
+        np.testing.assert_allclose(ra, rb)
+        np.testing.assert_array_equal(ta, tb)
+
+
+def test_same_seed_same_episode():
+    def run(seed):
+        env = NASAcceleratorEnv(search="network", mode="sequential")
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        out = []
+        for _ in range(12):  # two episodes
+            _, r, done, _, info = env.step(env.action_space.sample())
+            if done:
+                out.append((r, info["arch_index"]))
+                env.reset()
+        return out
+
+    assert run(3) == run(3) and len(run(3)) == 2
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [(dict(dataset="mnist"), "'mnist'"), (dict(accelerator="tpu"), "'tpu'"), (dict(arch="|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"), "cell string"),
+     (dict(arch=20000), "20000"), (dict(objective="latency"), "'latency'"), (dict(mode="nested"), "'nested'"), (dict(action="tuple"), "'tuple'"),
+     (dict(search="mapping"), "'mapping'"), (dict(accuracy_weight=0.0, edp_weight=0.0), "both 0"), (dict(accuracy_target=120.0), "120.0"),
+     (dict(importance_levels=1), "importance_levels=1"), (dict(edp_weight=-1.0), "edp_weight=-1.0")],
+)
+def test_bad_options_raise_clear_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        NASAcceleratorProblem(**options)
+
+
+def test_actions_outside_the_space_are_rejected(problem):
+    env = NASAcceleratorEnv(problem=problem)
+    env.reset(seed=0)
+    bad = np.array(RESNET_CODES + HW)
+    bad[0] = 5
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(bad)
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(np.zeros(16, dtype=np.int64))  # an importance entry short
+    box = NASAcceleratorEnv()
+    box.reset()
+    with pytest.raises(ValueError, match="outside the action space"):
+        box.step(np.full(17, 1.5, dtype=np.float32))
+    seq = NASAcceleratorEnv(mode="sequential")
+    seq.reset()
+    with pytest.raises(ValueError, match="outside the action space"):
+        seq.step(9)
+    with pytest.raises(RuntimeError, match="reset"):
+        NASAcceleratorEnv(problem=problem).step(bad)
