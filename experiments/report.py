@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -102,12 +103,13 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
                 if r["gap_to_opt"] is not None and r["best_objective"]:
                     optimum = r["best_objective"] / (1 + r["gap_to_opt"])
         curves = np.array(curves)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # grid points where no seed is feasible yet stay NaN (not plotted)
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(curves, axis=0)
-        ax.plot(grid, mean, label=method)
-        if curves.shape[0] > 1:
-            lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
-            ax.fill_between(grid, lo, hi, alpha=0.15)
+            ax.plot(grid, mean, label=method)
+            if curves.shape[0] > 1:
+                lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+                ax.fill_between(grid, lo, hi, alpha=0.15)
     if optimum:
         ax.axhline(optimum, color="k", linestyle="--", linewidth=1, label="exact optimum")
     ax.set_xscale("log")
