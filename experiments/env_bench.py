@@ -1,7 +1,8 @@
 """Environment throughput: env steps/s of the single env, the native vector env and a gymnasium
-``SyncVectorEnv`` of single envs, with random actions; and RLlib PPO sampling throughput.
+``SyncVectorEnv`` of single envs, with random actions.
 
-Printed by ``codesign-gym bench env`` and ``codesign-gym bench rllib``; never asserted in tests.
+Printed by ``codesign-gym bench env``; never asserted in tests. RLlib sampling throughput is
+:func:`codesign_gym.experiments.cluster_bench.bench_rllib_scaling` (``codesign-gym bench rllib``).
 """
 
 from __future__ import annotations
@@ -72,35 +73,4 @@ def bench_env(workload: str = "cfx/mobilenet_v2", dataflow: str = "dla", num_env
     for r in rows:
         if r["env"] == "sync_vector":
             r["vector_speedup"] = vec[r["num_envs"]] / r["steps_per_s"]
-    return rows
-
-
-def bench_rllib(workload: str = "cfx/mobilenet_v2", env_runners=(1, 2), envs_per_runner: int = 16, iterations: int = 5,
-                steps_per_call: int = 4096, address: str | None = None) -> list[dict]:
-    """RLlib PPO sampling throughput: env steps/s of ``EnvRunner.sample`` on all remote env runners
-    in parallel (policy forward passes included, learner updates excluded), after a warm-up."""
-    from codesign_gym.agents.rllib.training import build_algorithm_config
-    from codesign_gym.experiments.ray_session import ray_session
-
-    problem = ResourceAssignmentProblem(workload=workload)
-    rows = []
-    with ray_session(address):
-        for runners in env_runners:
-            config = build_algorithm_config(
-                "ppo", {"workload": workload}, seed=0, module="mlp", episode_length=problem.num_layers,
-                num_env_runners=runners, envs_per_runner=envs_per_runner, episodes_per_batch=64,
-            )
-            algo = config.build_algo()
-
-            def sample(runner) -> int:
-                return sum(len(ep) for ep in runner.sample(num_timesteps=steps_per_call, random_actions=False))
-
-            algo.env_runner_group.foreach_env_runner(sample, local_env_runner=False)  # warm-up
-            t0 = time.perf_counter()
-            steps = 0
-            for _ in range(iterations):
-                steps += sum(algo.env_runner_group.foreach_env_runner(sample, local_env_runner=False))
-            secs = time.perf_counter() - t0
-            algo.stop()
-            rows.append({"algorithm": "ppo", "env_runners": runners, "envs_per_runner": envs_per_runner, "sample_steps_per_s": steps / secs})
     return rows
