@@ -80,9 +80,9 @@ def run_model_based(env: ResourceAssignmentVectorEnv, budget: int, seed: int = 0
         unobserved = np.isnan(cost[layer]) & mask  # (n, A)
         keys = np.where(unobserved, rng.random((n, A)), -1.0)
         pick = np.argmax(keys, axis=1)
-        fallback = np.argmin(np.where(mask, np.nan_to_num(weight[layer], nan=np.inf), np.inf), axis=1)
-        fallback = np.where(np.isfinite(np.where(mask, np.nan_to_num(weight[layer], nan=np.inf), np.inf).min(axis=1)),
-                            fallback, np.argmax(mask, axis=1))
+        # Fallback: the allowed observed action of least constraint cost (any allowed one if none).
+        known = np.where(mask, np.nan_to_num(weight[layer], nan=np.inf), np.inf)
+        fallback = np.where(np.isfinite(known.min(axis=1)), np.argmin(known, axis=1), np.argmax(mask, axis=1))
         action_flat = np.where(unobserved.any(axis=1), pick, fallback)
         actions = np.stack([action_flat // B, action_flat % B], axis=1)
         obs, reward, terminated, truncated, info = env.step(actions)

@@ -18,8 +18,8 @@ mapping 14 layers once and one matrix product (:func:`price_space`).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -46,13 +46,11 @@ class LayerCosts:
 def price_layers(table, accelerator: Accelerator, samples: int = DEFAULT_SAMPLES, rounds: int = DEFAULT_ROUNDS,
                  seed: int = 0) -> LayerCosts:
     """Best-mapping cycles and energy of every row of ``table`` on ``accelerator``."""
-    cycles, energy, util = [], [], []
-    for i in range(len(table)):
-        key = _layer_key(table, i)
-        c, e, u = _price_problem(accelerator, key, samples, rounds, seed)
-        cycles.append(c)
-        energy.append(e)
-        util.append(u)
+    # Keyed by the accelerator's value (not its identity), so equal designs share entries and a
+    # recycled object id can never return another design's costs.
+    hardware = (accelerator.name, repr(accelerator.architecture), repr(accelerator.mapspace), samples, rounds, seed)
+    rows = [_price_problem(accelerator, hardware, _layer_key(table, i)) for i in range(len(table))]
+    cycles, energy, util = zip(*rows) if rows else ((), (), ())
     return LayerCosts(np.array(cycles, dtype=np.int64), np.array(energy, dtype=np.float64), np.array(util, dtype=np.float64))
 
 
@@ -60,21 +58,30 @@ def _layer_key(table, i: int) -> tuple:
     return tuple(int(getattr(table, c)[i]) for c in ("K", "C", "Y", "X", "R", "S", "stride", "padding", "groups"))
 
 
-_CACHE: dict = {}
+#: Best-mapping costs by (hardware, layer), least recently used dropped beyond CACHE_SIZE.
+CACHE_SIZE = 65_536
+_CACHE: "collections.OrderedDict[tuple, tuple[int, float, float]]" = collections.OrderedDict()
 
 
-def _price_problem(accelerator: Accelerator, key: tuple, samples: int, rounds: int, seed: int) -> tuple[int, float, float]:
-    cache_key = (id(accelerator), accelerator.name, key, samples, rounds, seed)
-    if cache_key not in _CACHE:
-        from codesign_gym.costmodels.workloads import LayerTable
+def _price_problem(accelerator: Accelerator, hardware: tuple, key: tuple) -> tuple[int, float, float]:
+    cache_key = (hardware, key)
+    hit = _CACHE.get(cache_key)
+    if hit is not None:
+        _CACHE.move_to_end(cache_key)
+        return hit
+    from codesign_gym.costmodels.workloads import LayerTable
 
-        K, C, Y, X, R, S, stride, padding, groups = key
-        row = LayerTable.from_rows("layer", [dict(type="CONV" if groups == 1 else "GROUPCONV", K=K, C=C, Y=Y, X=X, R=R, S=S,
-                                                 stride=stride, padding=padding, groups=groups)])
-        problem = problem_from_layer(row, 0)
-        choice = best_mapping(problem, accelerator.architecture, accelerator.mapspace, samples=samples, rounds=rounds, seed=seed)
-        _CACHE[cache_key] = (choice.cycles * groups, choice.energy_pj * groups, float(choice.result.utilization[0]))
-    return _CACHE[cache_key]
+    K, C, Y, X, R, S, stride, padding, groups = key
+    row = LayerTable.from_rows("layer", [dict(type="CONV" if groups == 1 else "GROUPCONV", K=K, C=C, Y=Y, X=X, R=R, S=S,
+                                             stride=stride, padding=padding, groups=groups)])
+    samples, rounds, seed = hardware[3:]
+    choice = best_mapping(problem_from_layer(row, 0), accelerator.architecture, accelerator.mapspace,
+                          samples=samples, rounds=rounds, seed=seed)
+    value = (choice.cycles * groups, choice.energy_pj * groups, float(choice.result.utilization[0]))
+    _CACHE[cache_key] = value
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return value
 
 
 def price_network(arch: str | int, accelerator: Accelerator, dataset: str, samples: int = DEFAULT_SAMPLES,
