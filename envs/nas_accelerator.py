@@ -6,7 +6,9 @@ A design is ``[6 edge ops, 5 sizing levels, 6 importances]`` (see
 ``OPS``), the PE array, scratchpad, global buffer and DRAM bandwidth levels, and one importance
 per loop dim ``R, S, P, Q, C, M`` whose order gives the parallel dims and the loop order.
 ``search="hardware"`` drops the edges (the network is fixed, by default the ResNet cell);
-``search="network"`` keeps only the edges (the hardware is the baseline accelerator itself).
+``search="network"`` keeps only the edges (the hardware is the baseline accelerator itself);
+``search="nested"`` is the joint search in NAAS's two-level form: the agent picks the hardware and
+the network is the best of all 15,625 cells on it (exact, one pricing of the accelerator).
 
 Modes: ``one_shot`` (one step; ``action="box"``: every entry a real in [0, 1], level entries
 quantised and importances used as reals, or ``action="multidiscrete"``: level indices) and
@@ -46,7 +48,7 @@ from codesign_gym.envs.design_space import Evaluation
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "sequential")
 ACTIONS = ("box", "multidiscrete")
-SEARCHES = ("joint", "hardware", "network")
+SEARCHES = ("joint", "hardware", "network", "nested")
 #: |log2(EDP / reference EDP)| is clipped here, which bounds every feasible objective.
 LOG2_CLIP = 20.0
 INFO_KEYS = ("arch_index", "accuracy", "latency_cycles", "latency_ms", "energy_pj", "edp", "edp_reduction", "num_pes",
@@ -83,8 +85,9 @@ class NASAcceleratorProblem:
             baseline's (its own by default); a design beyond them is infeasible.
         mode: ``one_shot`` or ``sequential``.
         action: ``box`` or ``multidiscrete`` (one-shot mode only).
-        search: ``joint``, ``hardware`` (network fixed to ``arch``) or ``network`` (hardware =
-            the baseline).
+        search: ``joint``, ``hardware`` (network fixed to ``arch``), ``network`` (hardware =
+            the baseline) or ``nested`` (the agent picks the hardware; the network is the best
+            cell on it under the objective, found exactly: :meth:`best_networks`).
         arch: the fixed network of ``search="hardware"`` (cell string or index; ResNet cell).
         importance_levels: levels of each importance entry in the discrete encodings (>= 2;
             6 can express every loop order).
@@ -130,7 +133,7 @@ class NASAcceleratorProblem:
         if search in ("joint", "network"):
             self.edge_slice = slice(0, NUM_EDGES)
             nvec += [NUM_OPS] * NUM_EDGES
-        if search in ("joint", "hardware"):
+        if search in ("joint", "hardware", "nested"):
             start = len(nvec)
             self.sizing_slice = slice(start, start + len(SIZING))
             self.importance_slice = slice(start + len(SIZING), start + len(SIZING) + NUM_DIMS)
@@ -175,7 +178,35 @@ class NASAcceleratorProblem:
         if self.sizing_slice is None:
             return idx, [None] * n
         hws = [self.space.hardware(d[i, self.sizing_slice], d[i, self.importance_slice]) for i in range(n)]
+        if self.search == "nested":
+            idx = self.best_networks(hws)
         return idx, hws
+
+    def best_networks(self, hws: list[HardwareDesign]) -> np.ndarray:
+        """The NB201 index each design runs in ``search="nested"``: the best of the 15,625 cells
+        on it under the objective. Constrained: the least EDP among cells with accuracy >=
+        ``accuracy_target`` (none: the most accurate cells, least EDP among them). Scalarized:
+        the highest reward. Ties go to the lower index; a design beyond the cap (never priced)
+        keeps ``arch``. One pricing per distinct accelerator, as any other evaluation."""
+        s = self.space
+        out = np.full(len(hws), self.arch, dtype=np.int64)
+        acc = s.accuracies
+        rows_by_key: dict[str, list[int]] = {}
+        for i, hw in enumerate(hws):
+            if s.overshoot(hw) <= 0:
+                rows_by_key.setdefault(hw.key(), []).append(i)
+        for rows in rows_by_key.values():
+            cycles, energy = s.network_costs(hws[rows[0]])
+            edp = cycles * energy
+            if self.objective == "constrained":
+                ok = acc >= self.accuracy_target
+                pool = np.flatnonzero(ok) if ok.any() else np.flatnonzero(acc == acc.max())
+                best = int(pool[np.argmin(edp[pool])])
+            else:
+                log_ratio = np.clip(np.log2(edp / s.ref_edp), -LOG2_CLIP, LOG2_CLIP)
+                best = int(np.argmax(self.accuracy_weight * acc - self.edp_weight * log_ratio))
+            out[rows] = best
+        return out
 
     # ------------------------------------------------------------------ scoring
     def evaluate_designs(self, designs: np.ndarray) -> dict[str, Any]:

@@ -9,7 +9,9 @@ to accuracy >= the ResNet cell's, resources capped by the baseline):
    evaluations (search baselines through the ask/tell interface; RL methods as one-step
    episodes on RLlib), and the two ablations with their own methods: **hardware** (network
    fixed to the ResNet cell) and **network** (hardware fixed to the baseline itself; its
-   optimum is known by enumerating the 15,625 cells).
+   optimum is known by enumerating the 15,625 cells), and the joint search in NAAS's two-level
+   form, **nested** (the method picks the accelerator; the best cell on it is found exactly,
+   with the same one accelerator pricing per evaluation as the hardware-only search).
 2. Every evaluated design goes to ``archives/<search>-<method>-<seed>.csv``; ``results.csv``
    gets a row per run x checkpoint (every improvement and every 1% of the budget) whose
    ``best_objective`` is the best feasible EDP over the reference EDP (lower is better).
@@ -39,9 +41,10 @@ from codesign_gym.experiments.tables import render_table
 EXPERIMENT = "naas"
 ENV_ID = "codesign_gym.envs:codesign/NASAccelerator-v0"
 RL_METHODS = ("reinforce", "ppo")
-SEARCHES = ("joint", "hardware", "network")
+SEARCHES = ("joint", "nested", "hardware", "network")
 DEFAULT_METHODS = ("random", "evolution", "cmaes", "bayesian", "reinforce")
 DEFAULT_ABLATION_METHODS = ("random", "evolution", "cmaes")
+DEFAULT_NESTED_METHODS = ("random", "evolution", "cmaes")
 
 
 @dataclasses.dataclass
@@ -55,6 +58,7 @@ class NaasConfig:
     methods: Sequence[str] = DEFAULT_METHODS
     ablations: Sequence[str] = ("hardware", "network")
     ablation_methods: Sequence[str] = DEFAULT_ABLATION_METHODS
+    nested_methods: Sequence[str] = DEFAULT_NESTED_METHODS
     samples: int = 256
     rounds: int = 1
     accuracy_target: float | None = None
@@ -68,11 +72,16 @@ class NaasConfig:
                 "samples": self.samples, "rounds": self.rounds}
 
     def runs(self) -> list[tuple[str, str]]:
-        """(search, method) pairs in run order: joint with ``methods``, then each ablation."""
-        out = [("joint", m) for m in self.methods]
+        """(search, method) pairs in run order: joint with ``methods``, nested with
+        ``nested_methods``, then each ablation."""
+        out = [("joint", m) for m in self.methods] + [("nested", m) for m in self.nested_methods]
         for search in self.ablations:
             out += [(search, m) for m in self.ablation_methods]
         return out
+
+    def searches(self) -> tuple[str, ...]:
+        """The searches run: joint, nested (when it has methods) and the ablations."""
+        return ("joint",) + (("nested",) if self.nested_methods else ()) + tuple(self.ablations)
 
     def validate(self) -> None:
         from codesign_gym.costmodels.naas.accelerators import BASELINES
@@ -82,7 +91,7 @@ class NaasConfig:
             raise ValueError(f"--accelerator {self.accelerator!r}: expected one of {list(BASELINES)}")
         self.dataset = nb201.canonical_dataset(self.dataset)
         known = set(SEARCH_METHODS) | set(RL_METHODS)
-        check_methods_and_seeds(list(self.methods) + list(self.ablation_methods), known, self.seeds)
+        check_methods_and_seeds(list(self.methods) + list(self.nested_methods) + list(self.ablation_methods), known, self.seeds)
         for a in self.ablations:
             if a not in ("hardware", "network"):
                 raise ValueError(f"--ablations {a!r}: expected some of hardware, network")
@@ -223,7 +232,7 @@ def run_experiment(config: NaasConfig, output_dir: str | Path, progress: Callabl
     config.validate()
     output_dir = Path(output_dir)
     writer, done = open_results(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)}, progress)
-    problems = {s: build_problem(config, s) for s in ("joint", *config.ablations)}
+    problems = {s: build_problem(config, s) for s in config.searches()}
     ref = problems["joint"].space
     progress(f"reference: {config.accelerator} running the ResNet cell on {config.dataset}: {ref.ref_accuracy:.2f}%, "
              f"EDP {ref.ref_edp:.4g} pJ x cycles ({ref.ref_latency_cycles:,} cycles, {ref.ref_energy_pj / 1e6:.2f} uJ)")
@@ -292,7 +301,7 @@ def table_rows(config: NaasConfig, problem, archives: dict[tuple[str, str], list
 def best_designs(config: NaasConfig, problems: dict, archives: dict) -> list[dict]:
     """The best design found per search (over methods and seeds), described."""
     out = []
-    for search in ("joint", *config.ablations):
+    for search in config.searches():
         best, where = None, None
         for (s, method), parts in archives.items():
             if s != search:
@@ -320,7 +329,7 @@ def _plot(config: NaasConfig, problem, archives: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 5))
     base = s.baseline_costs()
     ax.scatter(base.edp / s.ref_edp, base.accuracy, s=2, c="0.8", label=f"all 15,625 cells on {config.accelerator}", zorder=1)
-    styles = {"joint": "-", "hardware": "--", "network": ":"}
+    styles = {"joint": "-", "nested": "-.", "hardware": "--", "network": ":"}
     for (search, method), parts in sorted(archives.items()):
         edp = np.concatenate([a["edp"] for a in parts])
         acc = np.concatenate([a["accuracy"] for a in parts])
@@ -347,7 +356,7 @@ def _plot(config: NaasConfig, problem, archives: dict, path: Path) -> None:
 def write_outputs(config: NaasConfig, problem, output_dir: Path) -> Path:
     """``naas.md`` and ``pareto.png`` from the archives in ``output_dir``."""
     archives = _archives(config, output_dir)
-    problems = {s: build_problem(config, s) for s in ("joint", *config.ablations)}
+    problems = {s: build_problem(config, s) for s in config.searches()}
     _plot(config, problem, archives, output_dir / "pareto.png")
     s = problem.space
     rows = table_rows(config, problem, archives)
@@ -362,7 +371,10 @@ def write_outputs(config: NaasConfig, problem, output_dir: Path) -> Path:
         f"selects on it leaks test data.\n\n"
         f"## EDP reduction vs the reference at accuracy >= {problem.accuracy_target:.2f}% (mean +- 95% CI over seeds)\n\n"
         f"`edp_reduction_x`: reference EDP / the least EDP found at equal or better accuracy within the caps; `found`: seeds "
-        f"that found such a design; `hypervolume`: of (EDP / reference, top-1 error) against (1, 1).\n\n"
+        f"that found such a design; `hypervolume`: of (EDP / reference, top-1 error) against (1, 1). Searches: `joint` (cell and "
+        f"accelerator in one design vector), `nested` (joint search in NAAS's two-level form: the method picks the accelerator "
+        f"and the best cell on it is found exactly; one accelerator pricing per evaluation, as in `hardware`), `hardware` "
+        f"(cell fixed to the ResNet cell), `network` (hardware fixed to {config.accelerator}).\n\n"
         f"{render_table(rows, markdown=True)}\n\n"
         f"## Best design per search\n\n{render_table(best, markdown=True) if best else '(none)'}\n\n![pareto](pareto.png)\n"
     )

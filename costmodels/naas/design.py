@@ -278,6 +278,22 @@ class NAASSpace:
     def is_cached(self, hw: HardwareDesign) -> bool:
         return hw.key() in self._cache
 
+    def network_costs(self, hw: HardwareDesign) -> tuple[np.ndarray, np.ndarray]:
+        """Every NAS-Bench-201 network on ``hw``: ``(cycles, energy_pj)``, (15,625,) int64 and
+        float64 in index order, from the design's 14 layer costs (priced once, then cached).
+
+        Raises:
+            ValueError: ``hw`` is beyond the baseline's cap (such designs are never priced).
+        """
+        if self.overshoot(hw) > 0:
+            raise ValueError(f"design {hw.key()} exceeds the {self.baseline_name} cap ({hw.num_pes} PEs, {hw.onchip_bytes} on-chip "
+                             f"bytes, {hw.dram_words_per_cycle} DRAM words/cycle); expected at most {self.max_pes} PEs, "
+                             f"{self.max_onchip_bytes} bytes, {self.max_dram_words_per_cycle:g} words/cycle")
+        c = self._costs(hw)
+        counts = self._layers.counts
+        ew_cycles, ew_energy = elementwise_cost(c.accelerator, self._reads, self._writes)
+        return c.fixed_cycles + counts @ c.cell_cycles + ew_cycles, c.fixed_energy_pj + counts @ c.cell_energy_pj + ew_energy
+
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, arch, hardware: Sequence[HardwareDesign | None], strict: bool = False) -> dict[str, np.ndarray]:
         """Price ``N`` co-designs: ``arch`` (N,) NB201 indices (or cell strings) and ``hardware``
@@ -300,7 +316,6 @@ class NAASSpace:
         n = idx.size
         cycles = np.zeros(n, dtype=np.int64)
         energy = np.full(n, np.inf)
-        ew_r, ew_w = self._reads[idx], self._writes[idx]
         num_pes = np.zeros(n, dtype=np.int64)
         onchip = np.zeros(n, dtype=np.int64)
         bw = np.zeros(n)
@@ -333,11 +348,9 @@ class NAASSpace:
             designs[hw.key()] = hw
         for key, rows_list in groups.items():
             rows = np.array(rows_list)
-            c = self._costs(designs[key])
-            counts = self._layers.counts[idx[rows]]
-            ew_c, ew_e = elementwise_cost(c.accelerator, ew_r[rows], ew_w[rows])
-            cycles[rows] = c.fixed_cycles + counts @ c.cell_cycles + ew_c
-            energy[rows] = c.fixed_energy_pj + counts @ c.cell_energy_pj + ew_e
+            all_cycles, all_energy = self.network_costs(designs[key])
+            cycles[rows] = all_cycles[idx[rows]]
+            energy[rows] = all_energy[idx[rows]]
         within = over <= 0
         with np.errstate(invalid="ignore"):
             edp = np.where(within, energy * cycles, np.inf)

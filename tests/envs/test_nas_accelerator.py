@@ -33,7 +33,7 @@ QUICK = {"samples": 32, "rounds": 0}  # a light inner search: the checkers step 
 
 @pytest.mark.parametrize("options", [QUICK, {"action": "multidiscrete", **QUICK}, {"mode": "sequential", "search": "network"},
                                      {"search": "hardware", "objective": "constrained", "action": "multidiscrete", **QUICK},
-                                     {"search": "network", "dataset": "cifar100"}])
+                                     {"search": "network", "dataset": "cifar100"}, {"search": "nested", "mode": "sequential", **QUICK}])
 def test_single_env_passes_gymnasium_and_sb3_checkers(options):
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -122,6 +122,37 @@ def test_hardware_and_network_ablations():
     assert m["hardware"][0] is None and m["edp_reduction"][0] == 1.0 and m["objective"][0] == 0.0
     fixed = NASAcceleratorProblem(search="hardware", arch=nb201.arch_from_index(5))
     assert fixed.arch == 5
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "ImageNet16-120"])
+def test_nested_search_runs_the_best_qualifying_cell_on_each_accelerator(dataset):
+    nested = NASAcceleratorProblem(search="nested", objective="constrained", action="multidiscrete", dataset=dataset, **QUICK)
+    hw_only = NASAcceleratorProblem(search="hardware", objective="constrained", action="multidiscrete", dataset=dataset, **QUICK)
+    designs = np.array([HW, [3, 4, 2, 5, 3, 5, 0, 4, 0, 0, 0], [7, 7, 8, 7, 3] + [0] * 6])  # the last is beyond the cap
+    m, mh = nested.evaluate_designs(designs), hw_only.evaluate_designs(designs)
+    s = nested.space
+    for i in range(2):
+        cycles, energy = s.network_costs(m["hardware"][i])
+        edp = cycles * energy
+        ok = np.flatnonzero(s.accuracies >= nested.accuracy_target)
+        assert m["edp"][i] == pytest.approx(edp[ok].min()) and m["accuracy"][i] >= nested.accuracy_target
+        assert m["edp_reduction"][i] >= mh["edp_reduction"][i]  # the fixed ResNet cell is one of the candidates
+    assert not m["valid"][2] and m["arch_index"][2] == RESNET_INDEX
+    if dataset == "cifar10":  # the ResNet cell is the cheapest cell at its own accuracy
+        assert (m["arch_index"][:2] == RESNET_INDEX).all()
+    else:
+        assert (m["arch_index"][:2] != RESNET_INDEX).all() and (m["edp_reduction"][:2] > mh["edp_reduction"][:2]).all()
+    with pytest.raises(ValueError, match="exceeds the eyeriss cap"):
+        s.network_costs(m["hardware"][2])
+
+
+def test_nested_scalarized_search_takes_the_highest_reward_cell():
+    p = NASAcceleratorProblem(search="nested", action="multidiscrete", accuracy_weight=1.0, edp_weight=2.0, **QUICK)
+    m = p.evaluate_designs(np.array([HW]))
+    cycles, energy = p.space.network_costs(m["hardware"][0])
+    reward = p.space.accuracies - 2.0 * np.clip(np.log2(cycles * energy / p.space.ref_edp), -LOG2_CLIP, LOG2_CLIP)
+    assert -m["objective"][0] == pytest.approx(reward.max() - p.space.ref_accuracy)
+    assert NASAcceleratorEnv(search="nested", action="multidiscrete").action_space.nvec.tolist() == [8, 8, 9, 8, 4] + [6] * 6
 
 
 def test_sequential_mode_decides_one_entry_per_step_then_scores():

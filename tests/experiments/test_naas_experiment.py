@@ -48,12 +48,13 @@ def test_run_writes_results_archives_tables_and_plot(tmp_path):
         calls.append((search, method, seed))
         return best
 
-    config = NaasConfig(budget=16, seeds=2, samples=64, rounds=0, methods=("evolution", "reinforce"), ablations=("hardware", "network"), ablation_methods=("evolution",))
+    config = NaasConfig(budget=16, seeds=2, samples=64, rounds=0, methods=("evolution", "reinforce"), ablations=("hardware", "network"),
+                        ablation_methods=("evolution",), nested_methods=("random",))
     summary = run_experiment(config, tmp_path, progress=lambda _: None, rl_runner=fake_rl)
     finals = [r for r in read_results(tmp_path) if r["final"] == 1]
     got = sorted((r["problem"].split("|")[-1], r["method"], r["seed"]) for r in finals)
-    expected = [("network", "exhaustive", 0)] + [(s, m, k) for s, m in (("joint", "evolution"), ("joint", "reinforce"), ("hardware", "evolution"),
-                                                                         ("network", "evolution")) for k in range(2)]
+    expected = [("network", "exhaustive", 0)] + [(s, m, k) for s, m in (("joint", "evolution"), ("joint", "reinforce"), ("nested", "random"),
+                                                                         ("hardware", "evolution"), ("network", "evolution")) for k in range(2)]
     assert got == sorted(expected) and calls == [("joint", "reinforce", 0), ("joint", "reinforce", 1)]
     for r in finals:
         if r["feasible"]:
@@ -63,6 +64,8 @@ def test_run_writes_results_archives_tables_and_plot(tmp_path):
             assert r["gap_to_opt"] >= 0
     hw = read_archive(tmp_path / "archives" / "hardware-evolution-0.csv")
     assert len(hw["accuracy"]) == 16 and (hw["arch_index"] == RESNET_INDEX).all()
+    nested = read_archive(tmp_path / "archives" / "nested-random-0.csv")  # on cifar10 the best qualifying cell is the ResNet cell
+    assert len(nested["accuracy"]) == 16 and (nested["arch_index"][nested["valid"]] == RESNET_INDEX).all()
     text = (tmp_path / "naas.md").read_text()
     assert "eyeriss running the ResNet cell" in text and "93.91%" in text and "| hardware" in text and "leaks test data" in text
     assert (tmp_path / "pareto.png").stat().st_size > 0 and "evolution" in summary.read_text()
