@@ -52,7 +52,7 @@ SEARCHES = ("joint", "hardware", "network", "nested")
 #: |log2(EDP / reference EDP)| is clipped here, which bounds every feasible objective.
 LOG2_CLIP = 20.0
 INFO_KEYS = ("arch_index", "accuracy", "latency_cycles", "latency_ms", "energy_pj", "edp", "edp_reduction", "num_pes",
-             "onchip_bytes", "dram_words_per_cycle", "pe_x", "pe_y", "l1_words", "l2_kib", "valid", "feasible", "objective")
+             "onchip_bytes", "dram_words_per_cycle", "area_mm2", "pe_x", "pe_y", "l1_words", "l2_kib", "valid", "feasible", "objective")
 
 
 @functools.lru_cache(maxsize=16)
@@ -269,7 +269,7 @@ class NASAcceleratorProblem:
             "energy_pj": float(m["energy_pj"][i]), "edp": float(m["edp"][i]), "edp_reduction": float(m["edp_reduction"][i]),
             "num_pes": int(m["num_pes"][i]), "onchip_bytes": int(m["onchip_bytes"][i]),
             "dram_words_per_cycle": float(m["dram_words_per_cycle"][i]), "valid": bool(m["valid"][i]),
-            "feasible": bool(m["feasible"][i]), "objective": float(m["objective"][i]), "area": "not modelled",
+            "feasible": bool(m["feasible"][i]), "objective": float(m["objective"][i]), "area_mm2": float(m["area_mm2"][i]),
             "hardware": self.accelerator if hw is None else hw.key(),
         }
         if hw is not None:

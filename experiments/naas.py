@@ -314,7 +314,7 @@ def best_designs(config: NaasConfig, problems: dict, archives: dict) -> list[dic
             continue
         cfg = problems[search].design_config(best["design"])
         out.append({"search": search, "found_by": where, "edp_reduction_x": round(best["reduction"], 3), "accuracy_%": cfg["accuracy"],
-                    "cell": cfg["arch_str"], "hardware": cfg["hardware"], "num_pes": cfg["num_pes"], "onchip_bytes": cfg["onchip_bytes"],
+                    "cell": cfg["arch_str"], "hardware": cfg["hardware"], "num_pes": cfg["num_pes"], "onchip_bytes": cfg["onchip_bytes"], "area_mm2": round(cfg["area_mm2"], 4),
                     "latency_ms": round(cfg["latency_ms"], 4), "energy_uJ": round(cfg["energy_pj"] / 1e6, 3)})
     return out
 

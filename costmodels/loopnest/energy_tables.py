@@ -74,12 +74,19 @@ def _fit(kind: str, action: str) -> ScalingFit:
             continue
         key = (row["width_bits"], row["depth"], row["technology_nm"])
         points.setdefault(key, row[f"{action}_pJ"])
+    coef, residual = fit_power_law(points)
+    return ScalingFit(kind, action, *coef, rows=len(points), max_abs_log_residual=residual)
+
+
+def fit_power_law(points: Mapping[tuple[float, float, float], float]) -> tuple[tuple[float, float, float, float], float]:
+    """Least-squares fit of ``log y = c + a log(width) + b log(depth) + g log(technology)`` to
+    ``{(width_bits, depth, technology_nm): y}``; returns ``((c, a, b, g), worst |log residual|)``."""
     keys = np.array(list(points), dtype=np.float64)
-    energy = np.array(list(points.values()), dtype=np.float64)
+    values = np.array(list(points.values()), dtype=np.float64)
     design = np.column_stack([np.ones(len(keys)), np.log(keys[:, 0]), np.log(keys[:, 1]), np.log(keys[:, 2])])
-    coef, *_ = np.linalg.lstsq(design, np.log(energy), rcond=None)
-    residual = float(np.max(np.abs(design @ coef - np.log(energy))))
-    return ScalingFit(kind, action, *map(float, coef), rows=len(keys), max_abs_log_residual=residual)
+    coef, *_ = np.linalg.lstsq(design, np.log(values), rcond=None)
+    residual = float(np.max(np.abs(design @ coef - np.log(values))))
+    return tuple(float(v) for v in coef), residual
 
 
 @functools.lru_cache(maxsize=None)
@@ -146,35 +153,20 @@ def mac_energy(component_class: str, technology_nm: float | None, width_bits: in
     return float(matches[0]["compute_pJ"])
 
 
-def _technology(attrs: Mapping) -> float | None:
-    tech = str(attrs.get("technology", "")).strip().strip('"')
-    return float(tech[:-2]) if tech.endswith("nm") and tech[:-2].replace(".", "").isdigit() else None
-
-
 def estimate_ert(spec: Mapping) -> dict[str, dict[str, float]]:
     """An ERT-like ``{component: {action: pJ}}`` for a parsed Timeloop input without an ERT."""
-    from .timeloop_yaml import _flatten_components, component_name
+    from .timeloop_yaml import component_specs
 
-    arch = spec.get("architecture", spec)
-    components: list = []
-    for node in arch.get("subtree", []) or []:
-        _flatten_components(node, components)
-    top_tech = None
-    for node in arch.get("subtree", []) or []:
-        top_tech = top_tech or _technology(node.get("attributes", {}) or {})
     out = {}
-    for i, comp in enumerate(components):
-        attrs = comp.get("attributes", {}) or {}
-        cls = str(comp.get("class", ""))
-        name = component_name(str(comp["name"]))
-        tech = _technology(attrs) or top_tech
-        if cls == "dummy_storage":
+    for comp in component_specs(spec):
+        attrs = comp.attributes
+        if comp.component_class == "dummy_storage":
             continue
-        if i == len(components) - 1:
-            out[name] = {"compute": mac_energy(cls, tech, attrs.get("datawidth", attrs.get("multiplier_width")))}
+        if comp.is_compute:
+            out[comp.name] = {"compute": mac_energy(comp.component_class, comp.technology_nm,
+                                                    attrs.get("datawidth", attrs.get("multiplier_width")))}
         else:
-            width = int(attrs.get("width", attrs.get("datawidth", 8)))
             depth = attrs.get("depth")
-            energies = storage_energy(cls, int(depth) if depth else None, width, tech, attrs.get("datawidth"))
-            out[name] = energies
+            out[comp.name] = storage_energy(comp.component_class, int(depth) if depth else None,
+                                            int(attrs.get("width", attrs.get("datawidth", 8))), comp.technology_nm, attrs.get("datawidth"))
     return out

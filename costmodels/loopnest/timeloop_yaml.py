@@ -83,6 +83,41 @@ def _flatten_components(node: TMapping, out: list) -> None:
         _flatten_components(sub, out)
 
 
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    """One component of a parsed input, as the energy and area estimators need it."""
+
+    name: str  #: without the hierarchy prefix and ``[1..N]`` suffix
+    instances: int
+    component_class: str
+    attributes: TMapping[str, Any]
+    technology_nm: float | None  #: the component's, else the top level's, else the caller's default
+    is_compute: bool  #: the innermost component (the MAC level)
+
+
+def technology_nm(attributes: TMapping) -> float | None:
+    """``technology: "32nm"`` -> 32.0; unset or "SET ME" -> None."""
+    tech = str(attributes.get("technology", "")).strip().strip('"')
+    return float(tech[:-2]) if tech.endswith("nm") and tech[:-2].replace(".", "").isdigit() else None
+
+
+def component_specs(spec: TMapping, default_technology_nm: float | None = None) -> list[ComponentSpec]:
+    """The components of a parsed input's architecture, outermost first (compute last)."""
+    arch = spec.get("architecture", spec)
+    components: list = []
+    top_tech = None
+    for node in arch.get("subtree", []) or []:
+        _flatten_components(node, components)
+        top_tech = top_tech or technology_nm(node.get("attributes", {}) or {})
+    out = []
+    for i, comp in enumerate(components):
+        attrs = comp.get("attributes", {}) or {}
+        name, count, _, _ = _instances(comp)
+        out.append(ComponentSpec(component_name(name), count, str(comp.get("class", "")), attrs,
+                                 technology_nm(attrs) or top_tech or default_technology_nm, i == len(components) - 1))
+    return out
+
+
 def read_architecture(spec: TMapping, ert: TMapping[str, TMapping[str, float]] | None = None, name: str = "architecture") -> Architecture:
     """The architecture of a parsed Timeloop input; energies from ``ert`` (pJ per action).
 

@@ -6,7 +6,8 @@ register file) -> one MAC per PE. Words are 8 bits (int8). Energies come from th
 Accelergy tables (:mod:`codesign_gym.costmodels.loopnest.energy_tables`) at the design's
 technology node: the global buffer as a CACTI SRAM of ``l2_kib`` KiB with a 64-bit port, the
 scratchpad as a register file of ``l1_words`` x 16 bits, the MAC as the table's ``intmac``;
-sizes the table lacks use its fitted scaling. DRAM costs the tables' 8 pJ/bit and moves
+sizes the table lacks use its fitted scaling; areas likewise from the shipped Accelergy area table
+(:func:`template_area_um2`). DRAM costs the tables' 8 pJ/bit and moves
 ``dram_words_per_cycle`` words per cycle (Timeloop's bandwidth throttling stretches the
 cycles when a mapping needs more). The dataflow is what may be spread across the array:
 ``parallel_x`` and ``parallel_y`` (conv dims R, S, P, Q, C, M).
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from codesign_gym.costmodels.loopnest import ActionEnergy, Architecture, ComputeLevel, StorageLevel
+from codesign_gym.costmodels.loopnest.area import estimate_area, mac_area, storage_area, total_area_um2
 from codesign_gym.costmodels.loopnest.energy_tables import mac_energy, storage_energy
 from codesign_gym.costmodels.loopnest.timeloop_yaml import read_architecture, read_ert
 
@@ -86,7 +88,20 @@ class Accelerator:
     num_pes: int
     onchip_bytes: int
     dram_words_per_cycle: float
+    area_um2: float  #: on-chip area: buffers, scratchpads and MACs (NoC not modelled), um^2
     source: str = ""
+
+
+@functools.lru_cache(maxsize=4096)
+def template_area_um2(params: AcceleratorParams) -> float:
+    """On-chip area of a template accelerator (um^2), from the shipped Accelergy area table
+    (:mod:`codesign_gym.costmodels.loopnest.area`) at the design's node: the global buffer as a
+    CACTI SRAM of 64-bit rows, plus per PE a ``l1_words`` x 16-bit register file and an 8-bit
+    ``intmac``. The NoC is not modelled (the references give it a dummy 1 um^2)."""
+    tech = params.technology_nm
+    glb = storage_area("smartbuffer_SRAM", params.l2_kib * 1024 // 8, 64, tech)
+    per_pe = storage_area("smartbuffer_RF", params.l1_words, 16, tech) + mac_area("intmac", tech, 8)
+    return glb + params.num_pes * per_pe
 
 
 def build_template(params: AcceleratorParams, name: str = "design", l1_keeps: tuple[str, ...] = ("Weights", "Inputs", "Outputs"),
@@ -112,7 +127,7 @@ def build_template(params: AcceleratorParams, name: str = "design", l1_keeps: tu
     arch = Architecture(name, levels, compute)
     space = MapSpace(spatial_x={1: (params.parallel_x,)}, spatial_y={1: (params.parallel_y,)}, temporal={},
                      keep={0: ("Weights", "Inputs", "Outputs"), 1: ("Weights", "Inputs", "Outputs"), 2: l1_keeps})
-    return Accelerator(name, arch, space, params.clock_mhz, n, params.onchip_bytes, bw, source)
+    return Accelerator(name, arch, space, params.clock_mhz, n, params.onchip_bytes, bw, template_area_um2(params), source)
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +151,8 @@ def eyeriss() -> Accelerator:
               idx["ifmap_spad"]: ("Inputs",), idx["weights_spad"]: ("Weights",), idx["psum_spad"]: ("Outputs",)},
     )
     onchip = sum(lvl.capacity_words * lvl.instances * lvl.word_bits // 8 for lvl in arch.levels[1:] if lvl.capacity_words and not lvl.dummy)
-    return Accelerator("eyeriss", arch, space, 200.0, arch.compute.instances, onchip, 8.0,
+    area = total_area_um2(estimate_area(spec, technology_nm=32.0))
+    return Accelerator("eyeriss", arch, space, 200.0, arch.compute.instances, onchip, 8.0, area,
                        source="Timeloop/Accelergy exercises, example_designs/eyeriss_like (MIT)")
 
 

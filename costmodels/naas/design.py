@@ -39,8 +39,10 @@ random mappings, ``rounds`` refinement rounds, seed ``mapper_seed``), after whic
 The reference is the baseline accelerator itself (not the template) running NAS-Bench-201's
 ResNet cell (index 11472), priced by the same inner search.
 
-**Area** is not modelled: designs report ``num_pes`` and ``onchip_bytes`` (the quantities the
-caps bound).
+**Area** (``area_mm2``) is reported, not capped: global buffer, scratchpads and MACs from the
+shipped Accelergy area table at the baseline's node (:func:`~.accelerators.template_area_um2`;
+eyeriss: its own components, 1.26 mm^2 at 32 nm). The caps bound ``num_pes``, ``onchip_bytes``
+and the DRAM bandwidth, as NAAS's.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ import numpy as np
 
 from codesign_gym.costmodels.workloads import nb201
 
-from .accelerators import BASELINES, CONV_DIMS, TEMPLATE_BASELINES, Accelerator, AcceleratorParams, baseline, build_template
+from .accelerators import (BASELINES, CONV_DIMS, TEMPLATE_BASELINES, Accelerator, AcceleratorParams, baseline, build_template,
+                           template_area_um2)
 from .network_cost import elementwise_cost, price_layers, price_space
 
 #: NAS-Bench-201's ResNet cell, the reference network.
@@ -249,11 +252,19 @@ class NAASSpace:
         uses = (hw.num_pes, hw.onchip_bytes, hw.dram_words_per_cycle)
         return max(u / c - 1.0 for u, c in zip(uses, caps))
 
+    def params(self, hw: HardwareDesign) -> AcceleratorParams:
+        """The template parameters of ``hw`` at the baseline's technology and clock."""
+        return AcceleratorParams(pe_x=int(hw.pe_x), pe_y=int(hw.pe_y), l1_words=int(hw.l1_words), l2_kib=int(hw.l2_kib),
+                                 dram_words_per_cycle=int(hw.dram_words_per_cycle), parallel_x=hw.parallel_x,
+                                 parallel_y=hw.parallel_y, technology_nm=self.technology_nm, clock_mhz=self.clock_mhz)
+
+    def area_mm2(self, hw: HardwareDesign | None) -> float:
+        """On-chip area of ``hw`` (``None``: the baseline), mm^2 (:func:`~.accelerators.template_area_um2`)."""
+        return (self.baseline.area_um2 if hw is None else template_area_um2(self.params(hw))) / 1e6
+
     def accelerator(self, hw: HardwareDesign) -> Accelerator:
         """The priced template accelerator of ``hw`` (its map space carries the fixed loop order)."""
-        params = AcceleratorParams(pe_x=int(hw.pe_x), pe_y=int(hw.pe_y), l1_words=int(hw.l1_words), l2_kib=int(hw.l2_kib),
-                                   dram_words_per_cycle=int(hw.dram_words_per_cycle), parallel_x=hw.parallel_x,
-                                   parallel_y=hw.parallel_y, technology_nm=self.technology_nm, clock_mhz=self.clock_mhz)
+        params = self.params(hw)
         name = f"{hw.key()}@{self.technology_nm:g}nm-{self.clock_mhz:g}MHz"
         acc = build_template(params, name=name, source=f"NAAS-style design capped by {self.baseline_name}")
         order = tuple(hw.loop_order)
@@ -301,7 +312,7 @@ class NAASSpace:
 
         Returns (N,) arrays: ``index``, ``accuracy`` (%), ``latency_cycles`` (int64),
         ``latency_ms``, ``energy_pj``, ``edp`` (pJ x cycles), ``num_pes``, ``onchip_bytes``,
-        ``dram_words_per_cycle``, ``within_cap`` (bool), ``overshoot`` (largest ``use / cap - 1``),
+        ``dram_words_per_cycle``, ``area_mm2`` (on chip), ``within_cap`` (bool), ``overshoot`` (largest ``use / cap - 1``),
         ``edp_reduction`` (reference EDP / EDP). Designs beyond the cap are not priced: cycles 0,
         ``latency_ms``, energy and EDP ``inf``, ``edp_reduction`` 0; with ``strict`` they raise.
 
@@ -320,6 +331,7 @@ class NAASSpace:
         onchip = np.zeros(n, dtype=np.int64)
         bw = np.zeros(n)
         over = np.zeros(n)
+        area = np.array([self.area_mm2(hw) if hw is None or isinstance(hw, HardwareDesign) else np.nan for hw in hardware])
         clock = np.full(n, self.clock_mhz)
         base_rows = [i for i, hw in enumerate(hardware) if hw is None]
         if base_rows:
@@ -358,7 +370,7 @@ class NAASSpace:
         return {
             "index": idx, "accuracy": self.accuracies[idx].copy(), "latency_cycles": cycles,
             "latency_ms": np.where(within, cycles / (clock * 1e3), np.inf), "energy_pj": np.where(within, energy, np.inf), "edp": edp,
-            "num_pes": num_pes, "onchip_bytes": onchip, "dram_words_per_cycle": bw, "within_cap": within, "overshoot": over,
+            "num_pes": num_pes, "onchip_bytes": onchip, "dram_words_per_cycle": bw, "area_mm2": area, "within_cap": within, "overshoot": over,
             "edp_reduction": reduction,
         }
 

@@ -70,6 +70,7 @@ def test_step_reports_the_cost_model_and_the_scalarized_reward(problem):
     assert info["edp"] == m["edp"][0] and info["energy_pj"] == m["energy_pj"][0] and info["latency_cycles"] == m["latency_cycles"][0]
     assert info["edp_reduction"] == pytest.approx(problem.space.ref_edp / info["edp"])
     assert (info["parallel_x"], info["parallel_y"], info["loop_order"], info["num_pes"]) == ("C", "M", "CMPQRS", 128)
+    assert info["area_mm2"] == m["area_mm2"][0] == pytest.approx(problem.space.area_mm2(hw)) and 0 < info["area_mm2"] < 1.26
     assert reward == pytest.approx(np.log2(info["edp_reduction"]))  # equal accuracy: only the EDP term
     np.testing.assert_array_equal(info["design"], action)
 

@@ -102,6 +102,20 @@ def test_designs_beyond_the_cap_are_not_priced_or_raise_when_strict(space):
         space.evaluate([0], [big], strict=True)
 
 
+def test_area_is_the_accelergy_table_sum_over_components(space):
+    from codesign_gym.costmodels.loopnest.area import mac_area, storage_area
+
+    # eyeriss: its ART at 32 nm, global buffer once plus 168 x (three scratchpads + MAC)
+    assert space.area_mm2(None) == pytest.approx((217363.36892 + 168 * (70.091961 + 5816.44278 + 123.627348 + 191.82)) / 1e6)
+    hw = space.hardware([3, 4, 1, 4, 3], [0, 0, 1, 1, 3, 2])  # 8 x 16 PEs, 8-word scratchpads, 16 KiB buffer
+    expected = storage_area("smartbuffer_SRAM", 16 * 1024 // 8, 64, 32.0) + 128 * (storage_area("smartbuffer_RF", 8, 16, 32.0) + mac_area("intmac", 32.0, 8))
+    assert space.area_mm2(hw) == pytest.approx(expected / 1e6)
+    m = space.evaluate([RESNET_INDEX, RESNET_INDEX], [None, hw])
+    assert m["area_mm2"].tolist() == [space.area_mm2(None), space.area_mm2(hw)]
+    bigger = space.hardware([3, 4, 3, 4, 3], [0, 0, 1, 1, 3, 2])  # 32-word scratchpads
+    assert space.area_mm2(bigger) > space.area_mm2(hw)
+
+
 def test_template_baselines_cap_with_their_own_resources():
     s = NAASSpace("shidiannao", "ImageNet16-120", samples=32, rounds=0)
     assert s.max_pes == 64 and s.levels["pe_x"][-1] == 64 and s.levels["l2_kib"][-1] == 256
