@@ -22,14 +22,11 @@ the table's 192 words are extrapolations.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-
-from .energy_tables import REGFILE_CLASSES, SRAM_CLASSES, fit_power_law
+from .energy_tables import REGFILE_CLASSES, SRAM_CLASSES, ScalingFit, fit_kind, fit_power_law, lookup
 
 DATA = Path(__file__).parent / "data" / "area_table.csv"
 MAC_CLASSES = ("intmac", "fpmac")
@@ -43,24 +40,8 @@ def area_table() -> tuple[dict, ...]:
         return tuple({k: (v if k in _TEXT_COLUMNS else float(v) if v else None) for k, v in row.items()} for row in csv.DictReader(fh))
 
 
-@dataclasses.dataclass(frozen=True)
-class AreaFit:
-    """``log A = c + a log(width_bits) + b log(depth) + g log(technology_nm)``, A in um^2."""
-
-    kind: str  # "sram" or "regfile"
-    c: float
-    a: float
-    b: float
-    g: float
-    rows: int
-    max_abs_log_residual: float  # worst |log(fit / table)| over the rows fitted
-
-    def __call__(self, width_bits, depth, technology_nm):
-        return np.exp(self.c + self.a * np.log(width_bits) + self.b * np.log(depth) + self.g * np.log(technology_nm))
-
-
 @functools.lru_cache(maxsize=None)
-def area_fit(kind: str) -> AreaFit:
+def area_fit(kind: str) -> ScalingFit:
     """The scaling fit of ``kind`` (``sram``: CACTI-estimated SRAM rows; ``regfile``)."""
     if kind not in ("sram", "regfile"):
         raise ValueError(f"area fit {kind!r}; expected sram or regfile")
@@ -70,7 +51,7 @@ def area_fit(kind: str) -> AreaFit:
         if row["component_class"] in classes and row["depth"] and row["technology_nm"] and (kind != "sram" or "Cacti" in row["estimators"]):
             points.setdefault((row["width_bits"], row["depth"], row["technology_nm"]), row["area_um2"])
     coef, residual = fit_power_law(points)
-    return AreaFit(kind, *coef, rows=len(points), max_abs_log_residual=residual)
+    return ScalingFit(kind, "area", *coef, rows=len(points), max_abs_log_residual=residual)
 
 
 def storage_area(component_class: str, depth: int | None, width_bits: int, technology_nm: float | None,
@@ -83,17 +64,10 @@ def storage_area(component_class: str, depth: int | None, width_bits: int, techn
     """
     if component_class == "DRAM":
         return 0.0
-    for row in area_table():
-        if (row["component_class"] == component_class and row["technology_nm"] == technology_nm and row["depth"] == depth
-                and row["width_bits"] == width_bits and (datawidth_bits is None or row["datawidth_bits"] == datawidth_bits)):
-            return float(row["area_um2"])
-    kind = "sram" if component_class in SRAM_CLASSES else "regfile" if component_class in REGFILE_CLASSES else None
-    if kind is None:
-        raise ValueError(f"no area for storage class {component_class!r}; expected DRAM, {', '.join(SRAM_CLASSES + REGFILE_CLASSES)} "
-                         "or an exact row of the shipped area table")
-    if not depth or not technology_nm:
-        raise ValueError(f"{component_class}: depth={depth!r}, technology={technology_nm!r}; both are needed to scale the area")
-    return float(area_fit(kind)(width_bits, depth, technology_nm))
+    row = lookup(component_class, technology_nm, depth, width_bits, datawidth_bits, table=area_table())
+    if row is not None:
+        return float(row["area_um2"])
+    return float(area_fit(fit_kind(component_class, depth, technology_nm, "area"))(width_bits, depth, technology_nm))
 
 
 def mac_area(component_class: str, technology_nm: float | None, width_bits: int | None = None) -> float:

@@ -49,10 +49,11 @@ def energy_table() -> tuple[dict, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class ScalingFit:
-    """``log E = c + a log(width_bits) + b log(depth) + g log(technology_nm)`` for one action."""
+    """``log y = c + a log(width_bits) + b log(depth) + g log(technology_nm)``: the energy of one
+    action (pJ) or, with ``action="area"``, the area of one instance (um^2, :mod:`.area`)."""
 
     kind: str  # "sram" or "regfile"
-    action: str  # "read" or "write"
+    action: str  # "read", "write" or "area"
     c: float
     a: float
     b: float
@@ -106,14 +107,30 @@ DRAM_PJ_PER_BIT = 8.0
 
 
 def lookup(component_class: str, technology_nm: float | None, depth: int | None, width_bits: int | None,
-           datawidth_bits: int | None = None) -> dict | None:
-    """The table row with exactly these attributes, or ``None``."""
-    for row in energy_table():
+           datawidth_bits: int | None = None, table: tuple[dict, ...] | None = None) -> dict | None:
+    """The row of ``table`` (default: the energy table) with exactly these attributes, or ``None``."""
+    for row in energy_table() if table is None else table:
         if (row["component_class"] == component_class and row["technology_nm"] == technology_nm
                 and row["depth"] == depth and row["width_bits"] == width_bits
                 and (datawidth_bits is None or row["datawidth_bits"] == datawidth_bits)):
             return row
     return None
+
+
+def fit_kind(component_class: str, depth: int | None, technology_nm: float | None, what: str) -> str:
+    """``sram`` or ``regfile``: the scaling fit that prices ``component_class`` (``what``:
+    "energy" or "area", for the message).
+
+    Raises:
+        ValueError: another class, or no depth / technology to scale with.
+    """
+    kind = "sram" if component_class in SRAM_CLASSES else "regfile" if component_class in REGFILE_CLASSES else None
+    if kind is None:
+        raise ValueError(f"no {what} for storage class {component_class!r}; expected DRAM, {', '.join(SRAM_CLASSES + REGFILE_CLASSES)} "
+                         f"or an exact row of the shipped {what} table")
+    if not depth or not technology_nm:
+        raise ValueError(f"{component_class}: depth={depth!r}, technology={technology_nm!r}; both are needed to scale the {what}")
+    return kind
 
 
 def storage_energy(component_class: str, depth: int | None, width_bits: int, technology_nm: float | None,
@@ -129,12 +146,7 @@ def storage_energy(component_class: str, depth: int | None, width_bits: int, tec
     row = lookup(component_class, technology_nm, depth, width_bits, datawidth_bits)
     if row is not None:
         return dict(read=row["read_pJ"], write=row["write_pJ"], update=row["update_pJ"], leak=row["leak_pJ_per_cycle"] or 0.0)
-    kind = "sram" if component_class in SRAM_CLASSES else "regfile" if component_class in REGFILE_CLASSES else None
-    if kind is None:
-        raise ValueError(f"no energy for storage class {component_class!r}; expected DRAM, {', '.join(SRAM_CLASSES + REGFILE_CLASSES)} "
-                         "or an exact row of the shipped energy table")
-    if not depth or not technology_nm:
-        raise ValueError(f"{component_class}: depth={depth!r}, technology={technology_nm!r}; both are needed to scale the energy")
+    kind = fit_kind(component_class, depth, technology_nm, "energy")
     read = float(scaling_fit(kind, "read")(width_bits, depth, technology_nm))
     write = float(scaling_fit(kind, "write")(width_bits, depth, technology_nm))
     return dict(read=read, write=write, update=write, leak=0.0)
