@@ -88,5 +88,6 @@ def test_bench_rows():
     from codesign_gym.experiments.naas_bench import bench_naas
 
     rows = bench_naas(num_envs=(2,), min_seconds=0.01, samples=32, rounds=0)
-    assert [(r["search"], r["num_envs"]) for r in rows] == [("-", "-"), ("joint", 1), ("joint", 2), ("network", 1), ("network", 2)]
+    assert [(r["search"], r["num_envs"]) for r in rows] == [("-", "-"), ("joint", 1), ("joint", 2), ("nested", 1), ("nested", 2), ("network", 1),
+                                                         ("network", 2)]
     assert all(r["per_s"] > 0 for r in rows)
