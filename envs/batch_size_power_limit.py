@@ -22,8 +22,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from codesign_gym.costmodels.zeus import (
     check_eta_beta,
@@ -35,6 +33,7 @@ from codesign_gym.costmodels.zeus import (
     oracle_config,
     try_outcome,
 )
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 POWER_LIMIT_MODES = ("choose", "jit")
 #: Zeus's simulator gives up on a recurrence after this many tries.
@@ -303,8 +302,7 @@ class BatchSizePowerLimitEnv(gym.Env):
         return self._ep.observe()[0], {"default_cost": self.problem.default_cost, "recurrences": self.problem.recurrences}
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        check_started(self._started)
         bs, pl = _split_actions(self.problem, np.asarray(action)[None, ...], 1)
         reward, terminated, info = self._ep.step(bs, pl, np.ones(1, dtype=bool), [self.np_random])
         out = {k: v[0].item() for k, v in info.items()}
@@ -313,43 +311,31 @@ class BatchSizePowerLimitEnv(gym.Env):
         return self._ep.observe()[0], float(reward[0]), bool(terminated[0]), False, out
 
 
-class BatchSizePowerLimitVectorEnv(VectorEnv):
+class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
     """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). Sub-env ``i`` draws its
     runs from its own generator, seeded ``seed + i`` on ``reset(seed=seed)`` like gymnasium's
     ``SyncVectorEnv``, so both agree step for step. ``info`` values are ``(num_envs,)`` arrays
     with gymnasium's ``_key`` masks."""
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(self, num_envs: int = 1, problem: BatchSizePowerLimitProblem | None = None, **problem_options: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs)
         self.problem = problem if problem is not None else BatchSizePowerLimitProblem(**problem_options)
-        self.single_action_space, self.single_observation_space = _spaces(self.problem)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Tries(self.problem, self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=seed, options=options)
         if seed is not None:
             self._rngs = [seeding.np_random(int(seed) + i)[0] for i in range(self.num_envs)]
         elif self._rngs is None:
             self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        self._prev_done[:] = False
-        self._started = True
         return self._ep.observe(), {}
 
     def step(self, actions):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        resetting = self._prev_done.copy()
+        resetting = self._begin_step()
         act = np.asarray(actions)
         if act.dtype.kind in "iu" and resetting.any():
             # rows that reset ignore their action; keep it valid for the checks
@@ -358,7 +344,4 @@ class BatchSizePowerLimitVectorEnv(VectorEnv):
         bs, pl = _split_actions(self.problem, act, self.num_envs)
         self._ep.reset(resetting)
         reward, terminated, info = self._ep.step(bs, pl, ~resetting, self._rngs)
-        for key in list(info):
-            info["_" + key] = ~resetting
-        self._prev_done = terminated.copy()
-        return self._ep.observe(), reward.astype(np.float64), terminated, np.zeros(self.num_envs, dtype=bool), info
+        return self._step_result(self._ep.observe(), reward, terminated, self._masked_info(info, ~resetting))

@@ -19,12 +19,11 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
 from codesign_gym.costmodels.xavier.exits import check_threshold
 from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "two_level")
@@ -254,8 +253,7 @@ class EarlyExitDVFSEnv(gym.Env):
         return self._ep.observe()[0], {"mode": self.problem.mode, "exit_model": POLICY_LABELS[self.problem.policy]}
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        check_started(self._started)
         act = np.asarray(action)
         if act.shape != self.problem.design_nvec.shape:
             raise ValueError(f"action {action!r} is outside the action space; expected {self.problem.design_nvec.size} integer indices "
@@ -270,50 +268,32 @@ class EarlyExitDVFSEnv(gym.Env):
         return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
 
 
-class EarlyExitDVFSVectorEnv(VectorEnv):
+class EarlyExitDVFSVectorEnv(NextStepVectorEnv):
     """``num_envs`` episodes stepped as one batch, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). ``info`` holds ``(num_envs,)``
     arrays (``exit_share``: (num_envs, E_max + 1)) with gymnasium's ``_key`` masks."""
-
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     INFO_KEYS = ("backbone", "threshold", "gpu_mhz", "cpu_mhz", "emc_mhz", "accuracy", "latency_ms", "energy_mj", "power_w",
                  "exit_share", "static_energy_mj", "feasible", "objective")
 
     def __init__(self, num_envs: int = 1, problem: EarlyExitDVFSProblem | None = None, **problem_options: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs)
         self.problem = problem if problem is not None else EarlyExitDVFSProblem(**problem_options)
-        self.single_action_space, self.single_observation_space = _spaces(self.problem)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Episodes(self.problem, self.num_envs)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=seed, options=options)
         self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        self._prev_done[:] = False
-        self._started = True
         return self._ep.observe(), {}
 
     def step(self, actions):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        resetting = self._begin_step()
         act = np.asarray(actions)
         D = self.problem.design_nvec.size
         if act.shape != (self.num_envs, D) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, {D})")
-        resetting = self._prev_done.copy()
         self._ep.reset(resetting)
         reward, done, metrics, designs = self._ep.step(act, ~resetting)
-        info: dict[str, np.ndarray] = {}
-        if metrics is not None:
-            for key in self.INFO_KEYS:
-                info[key] = metrics[key]
-                info["_" + key] = done
-            info["design"], info["_design"] = designs, done
-        self._prev_done = done.copy()
-        return self._ep.observe(), reward.astype(np.float64), done, np.zeros(self.num_envs, dtype=bool), info
+        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, self.INFO_KEYS + ("design",))
+        return self._step_result(self._ep.observe(), reward, done, info)

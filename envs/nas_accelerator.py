@@ -26,8 +26,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from codesign_gym.costmodels.naas.design import (
     DEFAULT_ROUNDS,
@@ -44,6 +42,7 @@ from codesign_gym.costmodels.naas.design import (
 from codesign_gym.costmodels.naas.accelerators import CONV_DIMS
 from codesign_gym.costmodels.workloads import nb201
 from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "sequential")
@@ -392,8 +391,7 @@ class NASAcceleratorEnv(gym.Env):
                                        "reference_accuracy": p.space.ref_accuracy}
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        check_started(self._started)
         p = self.problem
         act = np.asarray(action)
         if p.mode == "sequential":
@@ -415,37 +413,25 @@ class NASAcceleratorEnv(gym.Env):
         return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
 
 
-class NASAcceleratorVectorEnv(VectorEnv):
+class NASAcceleratorVectorEnv(NextStepVectorEnv):
     """``num_envs`` episodes stepped as one batch (one cost-model call per distinct accelerator),
     autoreset NEXT_STEP: the step after an episode ends resets that sub-env, ignores its action
     and returns reward 0. ``info`` holds ``(num_envs,)`` arrays (:data:`INFO_KEYS` and
     ``design`` (num_envs, D)) with gymnasium's ``_key`` masks."""
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(self, num_envs: int = 1, problem: NASAcceleratorProblem | None = None, **problem_options: Any):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs)
         self.problem = problem if problem is not None else NASAcceleratorProblem(**problem_options)
-        self.single_action_space = self.problem.action_space()
-        self.single_observation_space = self.problem.observation_space()
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._set_single_spaces(self.problem.action_space(), self.problem.observation_space())
         self._ep = _Episodes(self.problem, self.num_envs)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=seed, options=options)
         self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        self._prev_done[:] = False
-        self._started = True
         return self._ep.observe(), {}
 
     def step(self, actions):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        resetting = self._begin_step()
         p = self.problem
         act = np.asarray(actions)
         n = self.num_envs
@@ -458,14 +444,7 @@ class NASAcceleratorVectorEnv(VectorEnv):
                 raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected reals of shape ({n}, {p.num_entries})")
         elif act.shape != (n, p.num_entries) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({n}, {p.num_entries})")
-        resetting = self._prev_done.copy()
         self._ep.reset(resetting)
         reward, done, metrics, designs = self._ep.step(act, ~resetting)
-        info: dict[str, np.ndarray] = {}
-        if metrics is not None:
-            for key in INFO_KEYS:
-                info[key] = metrics[key]
-                info["_" + key] = done
-            info["design"], info["_design"] = designs, done
-        self._prev_done = done.copy()
-        return self._ep.observe(), reward.astype(np.float64), done, np.zeros(n, dtype=bool), info
+        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, INFO_KEYS + ("design",))
+        return self._step_result(self._ep.observe(), reward, done, info)

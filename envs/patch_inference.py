@@ -19,8 +19,6 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from codesign_gym.costmodels.mobilenet_space import (
     NUM_BLOCKS,
@@ -30,6 +28,7 @@ from codesign_gym.costmodels.mobilenet_space import (
 )
 from codesign_gym.costmodels.patch_memory import NO_SPLIT, flash_bytes, patch_memory
 from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("macs", "accuracy")
 #: Weight of MACs (over the space's maximum) that breaks ties between equally accurate designs.
@@ -234,6 +233,10 @@ def _step_info(problem: PatchInferenceProblem, metrics: dict[str, np.ndarray], d
     return info
 
 
+def _spaces(problem: PatchInferenceProblem) -> tuple[spaces.MultiDiscrete, spaces.Box]:
+    return spaces.MultiDiscrete(problem.design_nvec), spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
+
+
 class PatchInferenceEnv(gym.Env):
     """One design per episode (one step). Keyword options are those of :class:`PatchInferenceProblem`."""
 
@@ -241,8 +244,7 @@ class PatchInferenceEnv(gym.Env):
 
     def __init__(self, problem: PatchInferenceProblem | None = None, **problem_options: Any):
         self.problem = problem if problem is not None else PatchInferenceProblem(**problem_options)
-        self.action_space = spaces.MultiDiscrete(self.problem.design_nvec)
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
+        self.action_space, self.observation_space = _spaces(self.problem)
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -251,8 +253,7 @@ class PatchInferenceEnv(gym.Env):
         return self.problem.observation(), {"sram_kib": self.problem.sram_kib}
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        check_started(self._started)
         act = np.asarray(action)
         if act.shape != self.problem.design_nvec.shape:
             raise ValueError(f"action {action!r} is outside the action space; expected {self.problem.design_nvec.size} integer indices "
@@ -265,49 +266,31 @@ class PatchInferenceEnv(gym.Env):
         return self.problem.observation(), float(-fit[0]), True, False, info
 
 
-class PatchInferenceVectorEnv(VectorEnv):
+class PatchInferenceVectorEnv(NextStepVectorEnv):
     """``num_envs`` one-step episodes stepped as one batch, autoreset NEXT_STEP: after a step
     (which ends every episode) the next step resets every sub-env, ignores its action and returns
     reward 0; ``info`` values are ``(num_envs, ...)`` arrays with gymnasium's ``_key`` masks."""
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(self, num_envs: int = 1, problem: PatchInferenceProblem | None = None, **problem_options: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs)
         self.problem = problem if problem is not None else PatchInferenceProblem(**problem_options)
-        self.single_action_space = spaces.MultiDiscrete(self.problem.design_nvec)
-        self.single_observation_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
+        self._set_single_spaces(*_spaces(self.problem))
 
     def _obs(self) -> np.ndarray:
         return np.tile(self.problem.observation(), (self.num_envs, 1))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._prev_done[:] = False
-        self._started = True
+        super().reset(seed=seed, options=options)
         return self._obs(), {}
 
     def step(self, actions):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        resetting = self._begin_step()
         act = np.asarray(actions)
         D = self.problem.design_nvec.size
         if act.shape != (self.num_envs, D) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, {D})")
-        resetting = self._prev_done.copy()
         act = np.where(resetting[:, None], 0, act)  # rows that reset ignore their action
         m = self.problem.evaluate_designs(act)
         fit = self.problem.fitness(m)
-        info = _step_info(self.problem, m, act, fit)
-        for key in list(info):
-            info["_" + key] = ~resetting
-        reward = np.where(resetting, 0.0, -fit)
-        terminated = ~resetting
-        self._prev_done = terminated.copy()
-        return self._obs(), reward.astype(np.float64), terminated, np.zeros(self.num_envs, dtype=bool), info
+        info = self._masked_info(_step_info(self.problem, m, act, fit), ~resetting)
+        return self._step_result(self._obs(), np.where(resetting, 0.0, -fit), ~resetting, info)

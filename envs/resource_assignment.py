@@ -17,8 +17,6 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from codesign_gym.costmodels.resource_assignment import (
     CFX_BUFFER_LEVELS,
@@ -32,6 +30,7 @@ from codesign_gym.costmodels.resource_assignment import (
 )
 from codesign_gym.costmodels.workloads import LayerTable, LayerType, get_workload
 from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 #: The env accepts ConfuciuX's dataflow names as aliases of ours.
 DATAFLOW_ALIASES = {"dla": "cfx_dla", "shi": "cfx_shi", "eye": "cfx_eye"}
@@ -342,8 +341,7 @@ class ResourceAssignmentEnv(gym.Env):
         return self._obs(joint), {"action_mask": joint[0], "budget": self.problem.budget.value}
 
     def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        check_started(self._started)
         act = np.asarray(action)
         if act.shape != (2,) or act.dtype.kind not in "iu" or not self.action_space.contains(act.astype(np.int64)):
             raise ValueError(
@@ -368,38 +366,28 @@ class ResourceAssignmentEnv(gym.Env):
         return {"observation": obs, "action_mask": self._ep.dim_masks(joint)[0].astype(np.int8)}
 
 
-class ResourceAssignmentVectorEnv(VectorEnv):
+class ResourceAssignmentVectorEnv(NextStepVectorEnv):
     """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). Same options as
     :class:`ResourceAssignmentEnv`; ``info`` values are arrays of shape ``(num_envs, ...)``."""
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs)
         self.problem = problem if problem is not None else ResourceAssignmentProblem(**problem_options)
         self.action_mask_in_obs = bool(action_mask_in_obs)
         self._ep = _Episodes(self.problem, self.num_envs, bool(shuffle_layers))
-        self.single_action_space = spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels])
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.single_observation_space = _observation_space(self.problem, self.action_mask_in_obs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
+        self._set_single_spaces(spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels]),
+                                _observation_space(self.problem, self.action_mask_in_obs))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=seed, options=options)
         self._ep.reset(np.ones(self.num_envs, dtype=bool), self.np_random)
-        self._prev_done[:] = False
-        self._started = True
         joint = self._ep.joint_mask()
         return self._obs(joint), {"action_mask": joint, "budget": np.full(self.num_envs, self.problem.budget.value)}
 
     def step(self, actions):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
+        # NEXT_STEP autoreset: rows that ended on the previous step start over now, ignoring their action.
+        resetting = self._begin_step()
         act = np.asarray(actions)
         if act.shape != (self.num_envs, 2) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, 2)")
@@ -409,8 +397,6 @@ class ResourceAssignmentVectorEnv(VectorEnv):
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"action {act[i].tolist()} of sub-env {i} is outside the action space; expected pe in 0..{limits[0] - 1}, buffer in 0..{limits[1] - 1}")
-        # NEXT_STEP autoreset: rows that ended on the previous step start over now, ignoring their action.
-        resetting = self._prev_done
         self._ep.reset(resetting, self.np_random)
         reward, terminated, info = self._ep.step(act, ~resetting)
         pe, buf = self._ep.pe, self._ep.buf
@@ -418,13 +404,9 @@ class ResourceAssignmentVectorEnv(VectorEnv):
         info["design_buffer"] = np.where(buf >= 0, self.problem.table.buffer_levels[np.maximum(buf, 0)], 0)
         info["objective"] = self.problem.objective_of(self._ep.lat, self._ep.eng)
         info["action_mask"] = joint = self._ep.joint_mask()
-        # gymnasium's vector-info convention: "_key" marks the sub-envs whose value is set;
-        # a row that just reset reports no step.
-        for key in list(info):
-            info["_" + key] = ~resetting
-        self._prev_done = terminated.copy()
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._obs(joint), reward.astype(np.float64), terminated, truncated, info
+        # a row that just reset reports no step
+        info = self._masked_info(info, ~resetting)
+        return self._step_result(self._obs(joint), reward, terminated, info)
 
     def _obs(self, joint: np.ndarray):
         obs = self._ep.observe()

@@ -30,14 +30,6 @@ def test_single_env_passes_sb3_checker(mode):
     sb3_check_env(BatchSizePowerLimitEnv(power_limit=mode, **SMALL), warn=True)
 
 
-def test_make_vec_uses_native_vector_env():
-    venv = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", **SMALL)
-    assert isinstance(venv.unwrapped, BatchSizePowerLimitVectorEnv)
-    obs, _ = venv.reset(seed=0)
-    assert obs.shape == (3, venv.unwrapped.problem.obs_dim)
-    venv.close()
-
-
 def test_reward_info_and_recurrence_logic():
     problem = BatchSizePowerLimitProblem(workload="cifar100", gpu="v100", beta=1.2, recurrences=3)
     env = BatchSizePowerLimitEnv(problem=problem)
@@ -116,30 +108,10 @@ def test_vector_autoreset_next_step():
     assert term.all()  # b0 always reaches on sentiment140: one try per recurrence
     obs, rew, term, _, info = venv.step(np.array([b0, b0]))
     np.testing.assert_array_equal(rew, [0.0, 0.0])
-    assert not term.any() and not info["_ETA"].any()
+    assert not term.any() and not info["_ETA"].any() and (info["ETA"] == 0).all()  # as gymnasium fills masked rows
     assert (obs[:, 0] == 0).all()  # fresh episodes: no last try
     _, rew, _, _, info = venv.step(np.array([b0, b0]))
     assert (rew < 0).all() and info["_ETA"].all() and (info["recurrence"] == 0).all()
-
-
-@pytest.mark.parametrize("mode", ["choose", "jit"])
-def test_native_vector_env_agrees_with_sync_vector_env(mode):
-    opts = dict(workload="cifar100", gpu="v100", recurrences=3, power_limit=mode)
-    native = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point", **opts)
-    sync = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}, **opts)
-    a, _ = native.reset(seed=7)
-    b, _ = sync.reset(seed=7)
-    np.testing.assert_array_equal(a, b)
-    rng = np.random.default_rng(0)
-    for _ in range(25):  # crosses episode ends and autoresets
-        bs = rng.integers(5, 10, 3)
-        act = bs if mode == "jit" else np.stack([bs, rng.integers(0, 7, 3)], axis=1)
-        oa, ra, ta, _, ia = native.step(act)
-        ob, rb, tb, _, ib = sync.step(act)
-        np.testing.assert_array_equal(oa, ob)
-        np.testing.assert_array_equal(ra, rb)
-        np.testing.assert_array_equal(ta, tb)
-        np.testing.assert_array_equal(ia["ETA"], ib["ETA"])
 
 
 @pytest.mark.parametrize(

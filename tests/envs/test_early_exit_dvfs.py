@@ -8,7 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import codesign_gym.envs  # noqa: F401  (registers the ids)
-from codesign_gym.envs.early_exit_dvfs import EarlyExitDVFSEnv, EarlyExitDVFSProblem, EarlyExitDVFSVectorEnv
+from codesign_gym.envs.early_exit_dvfs import EarlyExitDVFSEnv, EarlyExitDVFSProblem
 
 ENV_ID = "codesign/EarlyExitDVFS-v0"
 
@@ -24,14 +24,6 @@ def test_single_env_passes_gymnasium_and_sb3_checkers(options):
 
     gym_check_env(gym.make(ENV_ID, **options).unwrapped, skip_render_check=True)
     sb3_check_env(EarlyExitDVFSEnv(**options), warn=True)
-
-
-def test_make_vec_uses_native_vector_env():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point")
-    assert isinstance(venv.unwrapped, EarlyExitDVFSVectorEnv)
-    obs, _ = venv.reset(seed=0)
-    assert obs.shape == (4, 7)
-    venv.close()
 
 
 def test_step_reports_the_cost_model_and_reward(problem):
@@ -78,43 +70,6 @@ def test_constrained_objective_ranks_infeasible_below_feasible():
 def test_power_mode_limits_the_levels():
     p = EarlyExitDVFSProblem(power_mode="MODE_10W")
     assert p.levels["gpu"][-1] == 522.75 and p.tpc_fraction == 0.5 and p.levels["emc"][-1] == 1065.6
-
-
-def test_vector_env_autoreset_next_step_and_agrees_with_single(problem):
-    n = 5
-    venv = EarlyExitDVFSVectorEnv(num_envs=n, problem=problem)
-    venv.reset(seed=1)
-    rng = np.random.default_rng(1)
-    act = rng.integers(0, problem.design_nvec, size=(n, problem.design_nvec.size))
-    obs, rew, term, trunc, info = venv.step(act)
-    assert term.all() and not trunc.any() and info["_energy_mj"].all()
-    for i in range(n):
-        env = EarlyExitDVFSEnv(problem=problem)
-        env.reset(seed=1)
-        o, r, t, _, inf = env.step(act[i])
-        np.testing.assert_array_equal(o, obs[i])
-        assert r == pytest.approx(rew[i], rel=1e-12) and t and inf["energy_mj"] == pytest.approx(info["energy_mj"][i], rel=1e-12)
-    _, rew, term, _, info = venv.step(act)  # the reset step: actions ignored
-    assert (rew == 0).all() and not term.any() and "energy_mj" not in info
-    _, rew, term, _, _ = venv.step(act)
-    assert term.all()
-
-
-def test_make_vec_sync_and_native_agree_in_two_level_mode():
-    kwargs = dict(num_envs=3, mode="two_level")
-    native = gym.make_vec(ENV_ID, vectorization_mode="vector_entry_point", **kwargs)
-    sync = gym.make_vec(ENV_ID, vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
-    native.reset(seed=0)
-    sync.reset(seed=0)
-    rng = np.random.default_rng(0)
-    nvec = native.unwrapped.problem.design_nvec
-    for _ in range(6):
-        act = rng.integers(0, nvec, size=(3, nvec.size))
-        oa, ra, ta, _, _ = native.step(act)
-        ob, rb, tb, _, _ = sync.step(act)
-        np.testing.assert_allclose(oa, ob)
-        np.testing.assert_allclose(ra, rb)
-        np.testing.assert_array_equal(ta, tb)
 
 
 @pytest.mark.parametrize(

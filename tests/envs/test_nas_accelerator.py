@@ -14,7 +14,6 @@ from codesign_gym.envs.nas_accelerator import (
     LOG2_CLIP,
     NASAcceleratorEnv,
     NASAcceleratorProblem,
-    NASAcceleratorVectorEnv,
 )
 
 ENV_ID = "codesign/NASAccelerator-v0"
@@ -41,16 +40,9 @@ def test_single_env_passes_gymnasium_and_sb3_checkers(options):
     sb3_check_env(NASAcceleratorEnv(**options), warn=False)
 
 
-def test_make_vec_uses_native_vector_env():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", search="network")
-    assert isinstance(venv.unwrapped, NASAcceleratorVectorEnv)
-    obs, _ = venv.reset(seed=0)
-    assert obs.shape == (4, 3) and venv.single_action_space == gym.spaces.Box(0.0, 1.0, (6,), np.float32)
-    venv.close()
-
-
 def test_spaces_per_mode(problem):
     assert NASAcceleratorEnv().action_space == gym.spaces.Box(0.0, 1.0, (17,), np.float32)
+    assert NASAcceleratorEnv(search="network").action_space == gym.spaces.Box(0.0, 1.0, (6,), np.float32)
     md = NASAcceleratorEnv(problem=problem).action_space
     assert isinstance(md, gym.spaces.MultiDiscrete) and md.nvec.tolist() == [5] * 6 + [8, 8, 9, 8, 4] + [6] * 6
     assert NASAcceleratorEnv(search="hardware", action="multidiscrete").action_space.nvec.tolist() == [8, 8, 9, 8, 4] + [6] * 6
@@ -171,41 +163,6 @@ def test_sequential_mode_decides_one_entry_per_step_then_scores():
     for a in [8] * 17:  # the top action is every entry's last choice
         _, _, terminated, _, info = seq.step(a)
     assert terminated and info["design"].tolist() == (seq.problem.design_nvec - 1).tolist()
-
-
-def test_vector_env_autoreset_next_step_and_agrees_with_single(problem):
-    n = 4
-    venv = NASAcceleratorVectorEnv(num_envs=n, problem=problem)
-    venv.reset(seed=1)
-    act = np.array([RESNET_CODES + HW, [1] * 6 + HW, [4] * 6 + HW, [2, 3, 4, 0, 1, 2] + HW])
-    obs, rew, term, trunc, info = venv.step(act)
-    assert term.all() and not trunc.any() and info["_edp"].all() and info["design"].shape == (n, 17)
-    for i in range(n):
-        env = NASAcceleratorEnv(problem=problem)
-        env.reset(seed=1)
-        o, r, t, _, inf = env.step(act[i])
-        np.testing.assert_array_equal(o, obs[i])
-        assert r == pytest.approx(rew[i], rel=1e-12) and t and inf["edp"] == pytest.approx(info["edp"][i], rel=1e-12)
-    _, rew, term, _, info = venv.step(act)  # the reset step: actions ignored
-    assert (rew == 0).all() and not term.any() and "edp" not in info
-    _, rew, term, _, _ = venv.step(act)
-    assert term.all()
-
-
-def test_make_vec_sync_and_native_agree_in_sequential_mode():
-    kwargs = dict(num_envs=3, mode="sequential", search="network", objective="constrained")
-    native = gym.make_vec(ENV_ID, vectorization_mode="vector_entry_point", **kwargs)
-    sync = gym.make_vec(ENV_ID, vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
-    native.reset(seed=0)
-    sync.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(15):
-        act = rng.integers(0, 5, size=3)
-        oa, ra, ta, _, _ = native.step(act)
-        ob, rb, tb, _, _ = sync.step(act)
-        np.testing.assert_allclose(oa, ob)
-        np.testing.assert_allclose(ra, rb)
-        np.testing.assert_array_equal(ta, tb)
 
 
 def test_same_seed_same_episode():

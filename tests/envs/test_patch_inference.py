@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 import codesign_gym.envs  # noqa: F401  (registers the ids)
 from codesign_gym.costmodels.patch_memory import patch_memory
 from codesign_gym.costmodels.workloads import get_workload
-from codesign_gym.envs.patch_inference import PatchInferenceEnv, PatchInferenceProblem, PatchInferenceVectorEnv
+from codesign_gym.envs.patch_inference import PatchInferenceEnv, PatchInferenceProblem
 
 ENV_ID = "codesign/PatchInference-v0"
 SPACE = dict(widths=(0.35, 0.5), resolutions=(96, 128), grids=(1, 2, 4))
@@ -29,14 +29,6 @@ def test_single_env_passes_sb3_checker():
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     sb3_check_env(PatchInferenceEnv(**SPACE), warn=True)
-
-
-def test_make_vec_uses_native_vector_env():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", **SPACE)
-    assert isinstance(venv.unwrapped, PatchInferenceVectorEnv)
-    obs, _ = venv.reset(seed=0)
-    assert obs.shape == (4, 2)
-    venv.close()
 
 
 def test_the_papers_schedule_is_feasible_at_256_kib_and_matches_the_cost_model(problem):
@@ -97,43 +89,6 @@ def test_per_block_choices_extend_the_action():
     designs = rng.integers(0, p.design_nvec, size=(16, p.design_nvec.size))
     m = p.evaluate_designs(designs)
     assert np.isnan(m["top1"]).all() and (m["macs"] <= p.macs_max).all() and (m["macs"] >= p.macs_norm).all()
-
-
-def test_vector_env_autoreset_next_step_and_agrees_with_single(problem):
-    n = 5
-    venv = PatchInferenceVectorEnv(num_envs=n, problem=problem)
-    venv.reset(seed=1)
-    rng = np.random.default_rng(1)
-    act = rng.integers(0, problem.design_nvec, size=(n, problem.design_nvec.size))
-    obs, rew, term, trunc, info = venv.step(act)
-    assert term.all() and not trunc.any() and info["_macs"].all()
-    for i in range(n):
-        env = PatchInferenceEnv(problem=problem)
-        env.reset(seed=1)
-        o, r, t, _, inf = env.step(act[i])
-        np.testing.assert_array_equal(o, obs[i])
-        assert r == rew[i] and t and inf["macs"] == info["macs"][i]
-    _, rew, term, _, info = venv.step(act)  # the reset step: actions ignored
-    assert (rew == 0).all() and not term.any() and not info["_macs"].any()
-    _, rew, term, _, _ = venv.step(act)
-    assert term.all() and (rew < 0).all()
-
-
-def test_make_vec_sync_and_native_agree():
-    kwargs = dict(num_envs=3, **SPACE)
-    native = gym.make_vec(ENV_ID, vectorization_mode="vector_entry_point", **kwargs)
-    sync = gym.make_vec(ENV_ID, vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}, **kwargs)
-    native.reset(seed=0)
-    sync.reset(seed=0)
-    rng = np.random.default_rng(0)
-    nvec = native.unwrapped.problem.design_nvec
-    for _ in range(5):
-        act = rng.integers(0, nvec, size=(3, nvec.size))
-        oa, ra, ta, _, _ = native.step(act)
-        ob, rb, tb, _, _ = sync.step(act)
-        np.testing.assert_allclose(oa, ob)
-        np.testing.assert_allclose(ra, rb)
-        np.testing.assert_array_equal(ta, tb)
 
 
 @pytest.mark.parametrize(

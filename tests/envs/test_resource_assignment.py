@@ -36,14 +36,6 @@ def test_single_env_passes_sb3_checker():
     sb3_check_env(ResourceAssignmentEnv(workload=WORKLOAD), warn=True)
 
 
-def test_make_vec_uses_native_vector_env():
-    venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", workload=WORKLOAD)
-    assert isinstance(venv.unwrapped, ResourceAssignmentVectorEnv)
-    obs, _ = venv.reset(seed=0)
-    assert obs.shape == (4,) + venv.unwrapped.single_observation_space.shape
-    venv.close()
-
-
 def test_episode_return_is_negative_normalised_objective(problem):
     env = ResourceAssignmentEnv(problem=problem)
     env.reset(seed=1)

@@ -1,0 +1,77 @@
+"""Bookkeeping shared by the natively batched vector envs: gymnasium's NEXT_STEP autoreset.
+
+With NEXT_STEP autoreset, the step after a sub-env's episode ends resets that sub-env instead of
+stepping it: its action is ignored, its reward is 0 and it is not terminated. Each env keeps its
+own episode logic and action checks; :class:`NextStepVectorEnv` keeps which rows reset, the
+batched spaces and gymnasium's ``info[key]`` / ``info["_" + key]`` masks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+
+def check_started(started: bool) -> None:
+    """Raise the envs' error for a step taken before ``reset()`` (single and vector envs)."""
+    if not started:
+        raise RuntimeError("call reset() before step()")
+
+
+class NextStepVectorEnv(VectorEnv):
+    """``num_envs`` sub-envs stepped as arrays, autoreset NEXT_STEP.
+
+    A subclass calls, in order: ``super().__init__(num_envs)``, then :meth:`_set_single_spaces`;
+    in ``reset``, ``super().reset(seed=seed, options=options)``; in ``step``,
+    :meth:`_begin_step` first (it gives the rows that reset now), then its own action checks and
+    episode logic, and returns :meth:`_step_result`.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
+        self.num_envs = int(num_envs)
+        self._prev_done = np.zeros(self.num_envs, dtype=bool)  # (num_envs,) episodes that ended last step
+        self._started = False
+
+    def _set_single_spaces(self, action_space: spaces.Space, observation_space: spaces.Space) -> None:
+        """Set the single spaces and their ``num_envs`` batches (``action_space``, ``observation_space``)."""
+        self.single_action_space = action_space
+        self.single_observation_space = observation_space
+        self.action_space = batch_space(action_space, self.num_envs)
+        self.observation_space = batch_space(observation_space, self.num_envs)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
+        """Seed ``np_random`` and clear pending autoresets; returns nothing, like gymnasium's
+        ``VectorEnv.reset``: a subclass resets its episodes and returns ``(obs, info)``."""
+        super().reset(seed=seed, options=options)
+        self._prev_done[:] = False
+        self._started = True
+
+    def _begin_step(self) -> np.ndarray:
+        """Raise before ``reset()``; else the (num_envs,) bool mask of sub-envs that reset this
+        step (their episodes ended on the previous step), a copy the caller may keep."""
+        check_started(self._started)
+        return self._prev_done.copy()
+
+    def _step_result(self, obs: Any, reward: np.ndarray, terminated: np.ndarray, info: dict[str, Any]) -> tuple:
+        """Remember ``terminated`` (num_envs,) for the next step's autoreset and return gymnasium's
+        ``(obs, reward (num_envs,) float64, terminated, truncated (num_envs,) all False, info)``."""
+        self._prev_done = np.array(terminated, dtype=bool)
+        return obs, np.array(reward, dtype=np.float64), terminated, np.zeros(self.num_envs, dtype=bool), info
+
+    @staticmethod
+    def _masked_info(values: Mapping[str, Any], mask: np.ndarray, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """``info`` in gymnasium's vector convention: ``values[key]`` (num_envs, ...) for each of
+        ``keys`` (default: every key of ``values``), then ``"_" + key`` (num_envs,) bool, a copy
+        of ``mask``: the sub-envs whose value is set."""
+        keys = list(values if keys is None else keys)
+        info = {key: values[key] for key in keys}
+        info.update({"_" + key: mask.copy() for key in keys})
+        return info
