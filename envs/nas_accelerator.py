@@ -39,7 +39,6 @@ from codesign_gym.costmodels.naas.design import (
     NAASSpace,
     importance_order,
 )
-from codesign_gym.costmodels.naas.accelerators import CONV_DIMS
 from codesign_gym.costmodels.workloads import nb201
 from codesign_gym.envs.design_space import Evaluation
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
@@ -55,10 +54,10 @@ INFO_KEYS = ("arch_index", "accuracy", "latency_cycles", "latency_ms", "energy_p
 
 
 @functools.lru_cache(maxsize=16)
-def shared_space(accelerator: str, dataset: str, samples: int, rounds: int, mapper_seed: int) -> NAASSpace:
+def shared_space(accelerator: str, dataset: str, samples: int, rounds: int, mapper_seed: int, energy_scope: str = "total") -> NAASSpace:
     """One :class:`NAASSpace` per setting in a process, so every env there shares its
     per-accelerator cost cache."""
-    return NAASSpace(accelerator, dataset, samples=samples, rounds=rounds, mapper_seed=mapper_seed)
+    return NAASSpace(accelerator, dataset, samples=samples, rounds=rounds, mapper_seed=mapper_seed, energy_scope=energy_scope)
 
 
 def _number(name: str, value, low: float = 0.0, strict: bool = True) -> float:
@@ -91,6 +90,8 @@ class NASAcceleratorProblem:
         importance_levels: levels of each importance entry in the discrete encodings (>= 2;
             6 can express every loop order).
         samples, rounds, mapper_seed: inner mapping-search effort (the same for the baseline).
+        energy_scope: ``total`` (DRAM traffic included) or ``onchip`` (DRAM energy left out of
+            every mapping and cost, baseline included: MAESTRO's scope, as NAAS).
         space: a built :class:`NAASSpace` to use instead (its settings win).
     """
 
@@ -99,7 +100,7 @@ class NASAcceleratorProblem:
                  max_pes: int | None = None, max_onchip_bytes: int | None = None, max_dram_words_per_cycle: float | None = None,
                  mode: str = "one_shot", action: str = "box", search: str = "joint", arch: str | int = RESNET_INDEX,
                  importance_levels: int = 6, samples: int = DEFAULT_SAMPLES, rounds: int = DEFAULT_ROUNDS, mapper_seed: int = 0,
-                 space: NAASSpace | None = None):
+                 energy_scope: str = "total", space: NAASSpace | None = None):
         for name, value, known in (("objective", objective, OBJECTIVES), ("mode", mode, MODES), ("action", action, ACTIONS),
                                    ("search", search, SEARCHES)):
             if value not in known:
@@ -110,7 +111,7 @@ class NASAcceleratorProblem:
             raise ValueError("accuracy_weight and edp_weight are both 0; expected at least one positive weight")
         if isinstance(importance_levels, bool) or not isinstance(importance_levels, (int, np.integer)) or importance_levels < 2:
             raise ValueError(f"importance_levels={importance_levels!r}; expected an integer >= 2")
-        self.space = space if space is not None else shared_space(accelerator, dataset, samples, rounds, mapper_seed)
+        self.space = space if space is not None else shared_space(accelerator, dataset, samples, rounds, mapper_seed, energy_scope)
         s = self.space
         self.dataset, self.accelerator = s.dataset, s.baseline_name
         self.objective, self.mode, self.action, self.search = objective, mode, action, search

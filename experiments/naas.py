@@ -62,6 +62,7 @@ class NaasConfig:
     samples: int = 256
     rounds: int = 1
     accuracy_target: float | None = None
+    energy_scope: str = "total"
 
     def problem_name(self, search: str) -> str:
         return f"{self.accelerator}|{self.dataset}|{search}"
@@ -69,7 +70,7 @@ class NaasConfig:
     def env_config(self, search: str) -> dict:
         return {"dataset": self.dataset, "accelerator": self.accelerator, "objective": "constrained",
                 "accuracy_target": self.accuracy_target, "mode": "one_shot", "action": "multidiscrete", "search": search,
-                "samples": self.samples, "rounds": self.rounds}
+                "samples": self.samples, "rounds": self.rounds, "energy_scope": self.energy_scope}
 
     def runs(self) -> list[tuple[str, str]]:
         """(search, method) pairs in run order: joint with ``methods``, nested with
@@ -97,6 +98,10 @@ class NaasConfig:
                 raise ValueError(f"--ablations {a!r}: expected some of hardware, network")
         if self.budget < 1:
             raise ValueError(f"--budget {self.budget}: expected a positive number of design evaluations")
+        from codesign_gym.costmodels.naas.accelerators import ENERGY_SCOPES
+
+        if self.energy_scope not in ENERGY_SCOPES:
+            raise ValueError(f"--energy-scope {self.energy_scope!r}: expected one of {', '.join(ENERGY_SCOPES)}")
         if self.samples < 1 or self.rounds < 0:
             raise ValueError(f"--samples {self.samples} / --rounds {self.rounds}: expected samples >= 1 and rounds >= 0")
 
@@ -353,6 +358,11 @@ def _plot(config: NaasConfig, problem, archives: dict, path: Path) -> None:
     plt.close(fig)
 
 
+_SCOPE_TEXT = {"total": "DRAM traffic, buffers, scratchpads and MACs.",
+               "onchip": "on chip only (buffers, scratchpads, MACs; DRAM energy left out of every mapping and cost, "
+                         "MAESTRO's scope as in NAAS; DRAM bandwidth still limits cycles)."}
+
+
 def write_outputs(config: NaasConfig, problem, output_dir: Path) -> Path:
     """``naas.md`` and ``pareto.png`` from the archives in ``output_dir``."""
     archives = _archives(config, output_dir)
@@ -362,13 +372,13 @@ def write_outputs(config: NaasConfig, problem, output_dir: Path) -> Path:
     rows = table_rows(config, problem, archives)
     best = best_designs(config, problems, archives)
     text = (
-        f"# NAAS on NAS-Bench-201: {config.accelerator}, {config.dataset}\n\n"
+        f"# NAAS on NAS-Bench-201: {config.accelerator}, {config.dataset}, {config.energy_scope} energy\n\n"
         f"Reference: **{config.accelerator} running the ResNet cell** (NB201 index 11472): {s.ref_accuracy:.2f}% test accuracy, "
         f"{s.ref_latency_cycles:,} cycles, {s.ref_energy_pj / 1e6:.2f} uJ, EDP {s.ref_edp:.4g} pJ x cycles. Every design and the "
         f"reference are mapped by the same inner search ({config.samples} samples, {config.rounds} refinement round(s)). "
         f"Caps: {s.max_pes} PEs, {s.max_onchip_bytes:,} on-chip bytes, {s.max_dram_words_per_cycle:g} DRAM words/cycle. "
-        f"Budget {config.budget} design evaluations per run. Accuracy is NAS-Bench-201's **test** accuracy, so a search that "
-        f"selects on it leaks test data.\n\n"
+        f"Energy: {_SCOPE_TEXT[config.energy_scope]} Budget {config.budget} design evaluations per run. Accuracy is "
+        f"NAS-Bench-201's **test** accuracy, so a search that selects on it leaks test data.\n\n"
         f"## EDP reduction vs the reference at accuracy >= {problem.accuracy_target:.2f}% (mean +- 95% CI over seeds)\n\n"
         f"`edp_reduction_x`: reference EDP / the least EDP found at equal or better accuracy within the caps; `found`: seeds "
         f"that found such a design; `hypervolume`: of (EDP / reference, top-1 error) against (1, 1). Searches: `joint` (cell and "

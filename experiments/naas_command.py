@@ -22,6 +22,9 @@ def add_naas_parser(experiments: argparse._SubParsersAction, core_options: Calla
     naas.add_argument("--ablation-methods", nargs="+", default=None, help="methods of the ablations (default: random evolution cmaes)")
     naas.add_argument("--accuracy-target", type=float, default=None,
                       help="accuracy (%%) a design must reach (default: the ResNet cell's on the dataset)")
+    naas.add_argument("--energy-scope", default="total", choices=("total", "onchip"),
+                      help="total (default): DRAM traffic + on-chip energy; onchip: DRAM energy left out of every mapping and cost, "
+                           "designs and baseline alike (MAESTRO's scope, NAAS's cost model)")
     naas.add_argument("--samples", type=int, default=256, help="inner mapping search: random mappings per layer (default: 256)")
     naas.add_argument("--rounds", type=int, default=1, help="inner mapping search: refinement rounds (default: 1)")
     naas.set_defaults(handler=lambda args: run_naas_command(args, launch))
@@ -36,7 +39,8 @@ def run_naas_command(args: argparse.Namespace, launch: Callable) -> int:
                         nested_methods=tuple(DEFAULT_NESTED_METHODS if args.nested_methods is None else args.nested_methods),
                         ablations=tuple(("hardware", "network") if args.ablations is None else args.ablations),
                         ablation_methods=tuple(args.ablation_methods or DEFAULT_ABLATION_METHODS),
-                        samples=args.samples, rounds=args.rounds, accuracy_target=args.accuracy_target)
+                        samples=args.samples, rounds=args.rounds, accuracy_target=args.accuracy_target,
+                        energy_scope=args.energy_scope)
     config.validate()
     methods = list(config.methods) + list(config.nested_methods) + (list(config.ablation_methods) if config.ablations else [])
     summary = launch("naas", args, methods, RL_METHODS, lambda out: run_experiment(config, out))

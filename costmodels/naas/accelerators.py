@@ -185,6 +185,27 @@ TEMPLATE_BASELINES: dict[str, tuple[AcceleratorParams, tuple[str, ...], str]] = 
 BASELINES = ("eyeriss", *TEMPLATE_BASELINES)
 
 
+#: What the energy of a design counts: ``total`` (DRAM traffic, buffers, scratchpads, MACs) or
+#: ``onchip`` (DRAM energy left out, MAESTRO's scope and so NAAS's; DRAM bandwidth still limits cycles).
+ENERGY_SCOPES = ("total", "onchip")
+
+
+def with_energy_scope(accelerator: Accelerator, scope: str) -> Accelerator:
+    """``accelerator`` unchanged for ``total``; for ``onchip`` with a zero-energy DRAM level (so
+    the inner search neither pays for nor optimises DRAM traffic) and ``-onchip`` in its name.
+
+    Raises:
+        ValueError: an unknown scope.
+    """
+    if scope not in ENERGY_SCOPES:
+        raise ValueError(f"energy_scope {scope!r}; expected one of {', '.join(ENERGY_SCOPES)}")
+    if scope == "total":
+        return accelerator
+    levels = list(accelerator.architecture.levels)
+    levels[0] = dataclasses.replace(levels[0], energy=ActionEnergy(0.0, 0.0, 0.0))
+    return dataclasses.replace(accelerator, name=f"{accelerator.name}-onchip", architecture=accelerator.architecture.with_levels(levels))
+
+
 def baseline(name: str) -> Accelerator:
     """A named baseline accelerator (:data:`BASELINES`)."""
     if name == "eyeriss":

@@ -56,8 +56,8 @@ import numpy as np
 
 from codesign_gym.costmodels.workloads import nb201
 
-from .accelerators import (BASELINES, CONV_DIMS, TEMPLATE_BASELINES, Accelerator, AcceleratorParams, baseline, build_template,
-                           template_area_um2)
+from .accelerators import (BASELINES, CONV_DIMS, ENERGY_SCOPES, TEMPLATE_BASELINES, Accelerator, AcceleratorParams, baseline,
+                           build_template, template_area_um2, with_energy_scope)
 from .network_cost import elementwise_cost, price_layers, price_space
 
 #: NAS-Bench-201's ResNet cell, the reference network.
@@ -172,6 +172,9 @@ class NAASSpace:
         dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (accuracies and input size).
         samples, rounds, mapper_seed: inner mapping-search effort, the same for every design
             and for the baseline.
+        energy_scope: ``total`` (default) or ``onchip``: DRAM energy left out of every layer's
+            mapping objective and cost, designs and baseline alike (MAESTRO's scope, NAAS's
+            cost model); cycles still include DRAM bandwidth limits.
         max_cached: accelerators whose layer costs are kept (least recently used dropped).
 
     Raises:
@@ -179,7 +182,7 @@ class NAASSpace:
     """
 
     def __init__(self, baseline: str = "eyeriss", dataset: str = "cifar10", samples: int = DEFAULT_SAMPLES,
-                 rounds: int = DEFAULT_ROUNDS, mapper_seed: int = 0, max_cached: int = 65536):
+                 rounds: int = DEFAULT_ROUNDS, mapper_seed: int = 0, max_cached: int = 65536, energy_scope: str = "total"):
         if baseline not in BASELINES:
             raise ValueError(f"unknown accelerator {baseline!r}; expected one of {', '.join(BASELINES)}")
         for name, value, low in (("samples", samples, 1), ("rounds", rounds, 0), ("mapper_seed", mapper_seed, 0), ("max_cached", max_cached, 1)):
@@ -189,7 +192,10 @@ class NAASSpace:
         self.baseline_name = baseline
         self.samples, self.rounds, self.mapper_seed = int(samples), int(rounds), int(mapper_seed)
         self.max_cached = int(max_cached)
-        self.baseline = _cached_baseline(baseline)
+        if energy_scope not in ENERGY_SCOPES:
+            raise ValueError(f"energy_scope {energy_scope!r}; expected one of {', '.join(ENERGY_SCOPES)}")
+        self.energy_scope = energy_scope
+        self.baseline = _cached_baseline(baseline, energy_scope)
         if baseline == "eyeriss":
             self.technology_nm, self.clock_mhz = _EYERISS_NODE
         else:
@@ -243,7 +249,7 @@ class NAASSpace:
 
     def baseline_costs(self):
         """:class:`~.network_cost.SpaceCosts` of all 15,625 networks on the baseline itself (cached)."""
-        return _baseline_space(self.baseline_name, self.dataset, self.samples, self.rounds, self.mapper_seed)
+        return _baseline_space(self.baseline_name, self.dataset, self.samples, self.rounds, self.mapper_seed, self.energy_scope)
 
     def overshoot(self, hw: HardwareDesign, max_pes: float | None = None, max_onchip_bytes: float | None = None,
                   max_dram_words_per_cycle: float | None = None) -> float:
@@ -268,6 +274,7 @@ class NAASSpace:
         name = f"{hw.key()}@{self.technology_nm:g}nm-{self.clock_mhz:g}MHz"
         acc = build_template(params, name=name, source=f"NAAS-style design capped by {self.baseline_name}")
         order = tuple(hw.loop_order)
+        acc = with_energy_scope(acc, self.energy_scope)
         return dataclasses.replace(acc, mapspace=dataclasses.replace(acc.mapspace, order={0: order, 1: order}))
 
     def _costs(self, hw: HardwareDesign) -> _HardwareCosts:
@@ -390,11 +397,11 @@ class NAASSpace:
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_baseline(name: str) -> Accelerator:
-    # one object per name, so the layer-cost cache (keyed by the accelerator's id) is hit
-    return baseline(name)
+def _cached_baseline(name: str, energy_scope: str = "total") -> Accelerator:
+    # built once per (name, scope): reading eyeriss's YAML and estimating areas is not free
+    return with_energy_scope(baseline(name), energy_scope)
 
 
 @functools.lru_cache(maxsize=32)
-def _baseline_space(name: str, dataset: str, samples: int, rounds: int, seed: int):
-    return price_space(_cached_baseline(name), dataset, samples=samples, rounds=rounds, seed=seed)
+def _baseline_space(name: str, dataset: str, samples: int, rounds: int, seed: int, energy_scope: str):
+    return price_space(_cached_baseline(name, energy_scope), dataset, samples=samples, rounds=rounds, seed=seed)

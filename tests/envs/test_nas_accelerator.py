@@ -148,6 +148,15 @@ def test_nested_scalarized_search_takes_the_highest_reward_cell():
     assert NASAcceleratorEnv(search="nested", action="multidiscrete").action_space.nvec.tolist() == [8, 8, 9, 8, 4] + [6] * 6
 
 
+def test_onchip_energy_scope_prices_designs_and_reference_without_dram_energy():
+    p = NASAcceleratorProblem(search="nested", objective="constrained", action="multidiscrete", energy_scope="onchip", **QUICK)
+    assert p.space.energy_scope == "onchip" and p.space.baseline.name == "eyeriss-onchip"
+    m = p.evaluate_designs(np.array([HW]))
+    cycles, energy = p.space.network_costs(m["hardware"][0])
+    i = m["arch_index"][0]
+    assert m["energy_pj"][0] == energy[i] and m["edp_reduction"][0] == pytest.approx(p.space.ref_edp / (cycles[i] * energy[i]))
+
+
 def test_sequential_mode_decides_one_entry_per_step_then_scores():
     env = NASAcceleratorEnv(mode="sequential", search="network")
     obs, _ = env.reset(seed=0)
@@ -186,7 +195,8 @@ def test_same_seed_same_episode():
     [(dict(dataset="mnist"), "'mnist'"), (dict(accelerator="tpu"), "'tpu'"), (dict(arch="|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"), "cell string"),
      (dict(arch=20000), "20000"), (dict(objective="latency"), "'latency'"), (dict(mode="nested"), "'nested'"), (dict(action="tuple"), "'tuple'"),
      (dict(search="mapping"), "'mapping'"), (dict(accuracy_weight=0.0, edp_weight=0.0), "both 0"), (dict(accuracy_target=120.0), "120.0"),
-     (dict(importance_levels=1), "importance_levels=1"), (dict(edp_weight=-1.0), "edp_weight=-1.0")],
+     (dict(importance_levels=1), "importance_levels=1"), (dict(edp_weight=-1.0), "edp_weight=-1.0"),
+     (dict(energy_scope="dram"), "energy_scope 'dram'")],
 )
 def test_bad_options_raise_clear_errors(options, match):
     with pytest.raises(ValueError, match=match):

@@ -77,7 +77,8 @@ def test_run_writes_results_archives_tables_and_plot(tmp_path):
 @pytest.mark.parametrize(
     "args, match",
     [(["--accelerator", "tpu"], "'tpu'"), (["--dataset", "mnist"], "'mnist'"), (["--budget", "0"], "--budget 0"),
-     (["--methods", "magic"], "magic"), (["--ablations", "mapping"], "mapping"), (["--samples", "0"], "--samples 0")],
+     (["--methods", "magic"], "magic"), (["--ablations", "mapping"], "mapping"), (["--samples", "0"], "--samples 0"),
+     (["--nested-methods", "magic"], "magic")],
 )
 def test_cli_bad_input(tmp_path, capsys, args, match):
     assert main(["run", "naas", "--output-dir", str(tmp_path / "out")] + args) == 2
@@ -91,3 +92,13 @@ def test_bench_rows():
     assert [(r["search"], r["num_envs"]) for r in rows] == [("-", "-"), ("joint", 1), ("joint", 2), ("nested", 1), ("nested", 2), ("network", 1),
                                                          ("network", 2)]
     assert all(r["per_s"] > 0 for r in rows)
+
+
+def test_onchip_energy_scope_runs_end_to_end_against_the_onchip_reference(tmp_path):
+    config = NaasConfig(budget=4, seeds=1, samples=32, rounds=0, methods=("random",), nested_methods=("random",), ablations=(),
+                        energy_scope="onchip")
+    run_experiment(config, tmp_path, progress=lambda _: None)
+    text = (tmp_path / "naas.md").read_text()
+    assert "onchip energy" in text and "DRAM energy left out" in text
+    space = build_problem(config, "joint").space
+    assert space.energy_scope == "onchip" and f"EDP {space.ref_edp:.4g}" in text

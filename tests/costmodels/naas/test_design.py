@@ -116,6 +116,23 @@ def test_area_is_the_accelergy_table_sum_over_components(space):
     assert space.area_mm2(bigger) > space.area_mm2(hw)
 
 
+def test_onchip_energy_scope_leaves_dram_out_of_designs_and_baseline_alike(space):
+    onchip = NAASSpace("eyeriss", "cifar10", energy_scope="onchip", samples=64, rounds=0)
+    total = NAASSpace("eyeriss", "cifar10", samples=64, rounds=0)
+    assert onchip.baseline.name == "eyeriss-onchip" and onchip.baseline.architecture.levels[0].energy.read == 0.0
+    assert total.baseline.architecture.levels[0].energy.read > 0
+    # the reference loses its DRAM energy (85 uJ of eyeriss's 246 uJ at full effort), keeps the same layers and accuracy
+    assert onchip.ref_energy_pj < total.ref_energy_pj and onchip.ref_accuracy == total.ref_accuracy
+    hw = onchip.hardware([3, 4, 1, 4, 3], [0, 0, 1, 1, 3, 2])
+    acc = onchip.accelerator(hw)
+    assert acc.name.endswith("-onchip") and acc.architecture.levels[0].energy.write == 0.0
+    # evaluation is the on-chip accelerator's own pricing, as for the total scope
+    m = onchip.evaluate([RESNET_INDEX], [hw])
+    ref = price_space(acc, "cifar10", samples=64, rounds=0)
+    assert m["latency_cycles"][0] == ref.latency_cycles[RESNET_INDEX] and m["energy_pj"][0] == pytest.approx(ref.energy_pj[RESNET_INDEX])
+    assert m["energy_pj"][0] < total.evaluate([RESNET_INDEX], [hw])["energy_pj"][0]
+
+
 def test_template_baselines_cap_with_their_own_resources():
     s = NAASSpace("shidiannao", "ImageNet16-120", samples=32, rounds=0)
     assert s.max_pes == 64 and s.levels["pe_x"][-1] == 64 and s.levels["l2_kib"][-1] == 256
@@ -124,7 +141,8 @@ def test_template_baselines_cap_with_their_own_resources():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"baseline": "tpu"}, "'tpu'"), ({"dataset": "mnist"}, "'mnist'"),
-                                           ({"samples": 0}, "samples=0"), ({"rounds": -1}, "rounds=-1")])
+                                           ({"samples": 0}, "samples=0"), ({"rounds": -1}, "rounds=-1"),
+                                           ({"energy_scope": "dram"}, "energy_scope 'dram'")])
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         NAASSpace(**kwargs)
