@@ -7,12 +7,14 @@ from __future__ import annotations
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
+from codesign_gym.agents.rllib.training import append_to_archive, train_one_step_archive
+
 ENV_ID = "codesign_gym.envs:codesign/NASAccelerator-v0"
 
 
 class NaasArchiveCallback(RLlibCallback):
-    """Per env runner: appends each finished episode's design and metrics to ``_naas_archive``
-    (rows as :data:`codesign_gym.experiments.naas.ARCHIVE_COLUMNS`) and keeps the least
+    """Per env runner: archives each finished episode's design and metrics
+    (:func:`~codesign_gym.agents.rllib.training.append_to_archive`; rows as :data:`codesign_gym.experiments.naas.ARCHIVE_COLUMNS`) and keeps the least
     EDP / reference EDP among feasible designs in ``_codesign_best`` (the slot
     :func:`~codesign_gym.agents.rllib.training.train_for_episodes` collects)."""
 
@@ -21,11 +23,8 @@ class NaasArchiveCallback(RLlibCallback):
         if not info or "design" not in info or env_runner is None:
             return
         design = np.asarray(info["design"]).astype(np.int64)
-        row = (design.tolist(), int(info["arch_index"]), float(info["accuracy"]), float(info["edp"]), float(info["energy_pj"]),
-               int(info["latency_cycles"]), bool(info["valid"]), bool(info["feasible"]))
-        if not hasattr(env_runner, "_naas_archive"):
-            env_runner._naas_archive = []
-        env_runner._naas_archive.append(row)
+        append_to_archive(env_runner, (design.tolist(), int(info["arch_index"]), float(info["accuracy"]), float(info["edp"]),
+                                       float(info["energy_pj"]), int(info["latency_cycles"]), bool(info["valid"]), bool(info["feasible"])))
         if info["feasible"] and float(info["edp_reduction"]) > 0:
             relative = 1.0 / float(info["edp_reduction"])
             best = getattr(env_runner, "_codesign_best", None)
@@ -37,16 +36,4 @@ class NaasArchiveCallback(RLlibCallback):
 
 def train_rl_archive(method: str, env_config: dict, seed: int, budget: int, on_iteration=None):
     """Train ``method`` for at least ``budget`` episodes; returns (archive rows, final RLProgress)."""
-    from codesign_gym.agents.rllib.training import build_algorithm_config, train_for_episodes
-
-    config = build_algorithm_config(method, env_config, seed, module="mlp", episode_length=1, env_id=ENV_ID,
-                                    envs_per_runner=8, episodes_per_batch=16)
-    algo = config.callbacks(NaasArchiveCallback).build_algo()
-    try:
-        progress = train_for_episodes(algo, budget, on_iteration=on_iteration)
-        rows = []
-        for part in algo.env_runner_group.foreach_env_runner(lambda r: getattr(r, "_naas_archive", []), local_env_runner=True):
-            rows.extend(part)
-    finally:
-        algo.stop()
-    return rows, progress
+    return train_one_step_archive(method, ENV_ID, env_config, seed, budget, NaasArchiveCallback, on_iteration)

@@ -168,6 +168,36 @@ def train_for_episodes(algo, budget: int, on_iteration: Callable[[RLProgress], N
     return progress
 
 
+#: The env-runner attribute :func:`append_to_archive` fills.
+ARCHIVE_SLOT = "_codesign_archive"
+
+
+def append_to_archive(env_runner, row: tuple) -> None:
+    """Keep ``row`` (one finished episode's design and metrics) on ``env_runner`` for
+    :func:`train_one_step_archive`; call it from a callback's ``on_episode_end``."""
+    if not hasattr(env_runner, ARCHIVE_SLOT):
+        setattr(env_runner, ARCHIVE_SLOT, [])
+    getattr(env_runner, ARCHIVE_SLOT).append(row)
+
+
+def train_one_step_archive(method: str, env_id: str, env_config: dict, seed: int, budget: int, callbacks: type[RLlibCallback],
+                           on_iteration: Callable[[RLProgress], None] | None = None) -> tuple[list[tuple], RLProgress]:
+    """Train ``method`` (MLP policy) on a one-step-episode env for at least ``budget`` episodes,
+    8 envs per runner and 16 episodes per batch; ``callbacks`` stores each finished episode with
+    :func:`append_to_archive`. Returns every runner's archive rows and the final progress."""
+    config = build_algorithm_config(method, env_config, seed, module="mlp", episode_length=1, env_id=env_id,
+                                    envs_per_runner=8, episodes_per_batch=16)
+    algo = config.callbacks(callbacks).build_algo()
+    try:
+        progress = train_for_episodes(algo, budget, on_iteration=on_iteration)
+        rows: list[tuple] = []
+        for part in algo.env_runner_group.foreach_env_runner(lambda r: getattr(r, ARCHIVE_SLOT, []), local_env_runner=True):
+            rows.extend(part)
+    finally:
+        algo.stop()
+    return rows, progress
+
+
 def numeric_leaves(result: dict, prefix: str = "") -> dict[str, float]:
     """Flatten an RLlib result dict to ``{"a/b/c": number}`` (non-numeric leaves dropped), e.g.
     for TensorBoard scalars."""
