@@ -35,3 +35,21 @@ class DesignProblem(Protocol):
 
     def score(self, designs: np.ndarray) -> Evaluation:
         """Score designs of shape (N, D), int64."""
+
+
+def check_integer_designs(designs, design_nvec: np.ndarray) -> np.ndarray:
+    """``designs`` as int64 (N, D) after checking the shape, the integer dtype and that every
+    entry ``d`` lies in ``0..design_nvec[d]-1``.
+
+    Raises:
+        ValueError: naming the shape / dtype, or the first design outside the space and ``nvec``.
+    """
+    d = np.asarray(designs)
+    D = int(np.asarray(design_nvec).size)
+    if d.ndim != 2 or d.shape[1] != D or d.dtype.kind not in "iu":
+        raise ValueError(f"designs have shape {d.shape} and dtype {d.dtype}; expected integers of shape (N, {D})")
+    bad = np.flatnonzero(((d < 0) | (d >= design_nvec)).any(axis=1))
+    if bad.size:
+        raise ValueError(f"design {d[bad[0]].tolist()} is outside the action space; expected each entry i in 0..nvec[i]-1, "
+                         f"nvec={np.asarray(design_nvec).tolist()}")
+    return d.astype(np.int64)

@@ -22,7 +22,7 @@ from gymnasium import spaces
 
 from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
 from codesign_gym.costmodels.xavier.exits import check_threshold
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.design_space import Evaluation, check_integer_designs
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
@@ -118,15 +118,8 @@ class EarlyExitDVFSProblem:
         self.energy_max_mj = float(self.space.full_path_energy_mj(g.ravel(), e.ravel(), c.ravel(), self.tpc_fraction).max())
 
     def check_designs(self, designs: np.ndarray) -> np.ndarray:
-        d = np.asarray(designs)
-        D = self.design_nvec.size
-        if d.ndim != 2 or d.shape[1] != D or d.dtype.kind not in "iu":
-            raise ValueError(f"designs have shape {d.shape} and dtype {d.dtype}; expected integers of shape (N, {D})")
-        bad = np.flatnonzero(((d < 0) | (d >= self.design_nvec)).any(axis=1))
-        if bad.size:
-            raise ValueError(f"design {d[bad[0]].tolist()} is outside the action space; expected each entry i in 0..nvec[i]-1, "
-                             f"nvec={self.design_nvec.tolist()}")
-        return d.astype(np.int64)
+        """``designs`` (N, D) as int64, checked against :attr:`design_nvec`."""
+        return check_integer_designs(designs, self.design_nvec)
 
     def decode(self, designs: np.ndarray) -> dict[str, np.ndarray]:
         """Index designs (N, D) to values: ``backbone`` (N,) index, ``attached`` (N, E_max) bool (masked

@@ -40,7 +40,7 @@ from codesign_gym.costmodels.naas.design import (
     importance_order,
 )
 from codesign_gym.costmodels.workloads import nb201
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.design_space import Evaluation, check_integer_designs
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
@@ -145,15 +145,8 @@ class NASAcceleratorProblem:
 
     # ------------------------------------------------------------------ decoding
     def check_designs(self, designs: np.ndarray) -> np.ndarray:
-        d = np.asarray(designs)
-        D = self.num_entries
-        if d.ndim != 2 or d.shape[1] != D or d.dtype.kind not in "iu":
-            raise ValueError(f"designs have shape {d.shape} and dtype {d.dtype}; expected integers of shape (N, {D})")
-        bad = np.flatnonzero(((d < 0) | (d >= self.design_nvec)).any(axis=1))
-        if bad.size:
-            raise ValueError(f"design {d[bad[0]].tolist()} is outside the action space; expected each entry i in 0..nvec[i]-1, "
-                             f"nvec={self.design_nvec.tolist()}")
-        return d.astype(np.int64)
+        """``designs`` (N, D) as int64, checked against :attr:`design_nvec`."""
+        return check_integer_designs(designs, self.design_nvec)
 
     def quantize_box(self, actions: np.ndarray) -> np.ndarray:
         """Box actions (N, D) in [0, 1] -> integer designs: level entries ``floor(v * n)`` (v = 1

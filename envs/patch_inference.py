@@ -27,7 +27,7 @@ from codesign_gym.costmodels.mobilenet_space import (
     published_top1,
 )
 from codesign_gym.costmodels.patch_memory import NO_SPLIT, flash_bytes, patch_memory
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.design_space import Evaluation, check_integer_designs
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 OBJECTIVES = ("macs", "accuracy")
@@ -153,15 +153,8 @@ class PatchInferenceProblem:
         return out
 
     def check_designs(self, designs: np.ndarray) -> np.ndarray:
-        d = np.asarray(designs)
-        D = self.design_nvec.size
-        if d.ndim != 2 or d.shape[1] != D or d.dtype.kind not in "iu":
-            raise ValueError(f"designs have shape {d.shape} and dtype {d.dtype}; expected integers of shape (N, {D})")
-        bad = np.flatnonzero(((d < 0) | (d >= self.design_nvec)).any(axis=1))
-        if bad.size:
-            raise ValueError(f"design {d[bad[0]].tolist()} is outside the action space; expected each entry i in 0..nvec[i]-1, "
-                             f"nvec={self.design_nvec.tolist()}")
-        return d.astype(np.int64)
+        """``designs`` (N, D) as int64, checked against :attr:`design_nvec`."""
+        return check_integer_designs(designs, self.design_nvec)
 
     def evaluate_designs(self, designs: np.ndarray) -> dict[str, np.ndarray]:
         """Score designs (N, D); returns (N,) arrays: ``split_layer`` (-1: none), ``grid`` (used),
