@@ -19,7 +19,7 @@ import numpy as np
 from codesign_gym.agents.exact import solve_multiple_choice_knapsack
 from codesign_gym.agents.search import SEARCH_METHODS, GeneticAlgorithm, SearchTrace, make_search_method, run_search
 from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
-from codesign_gym.experiments.results import ResultsWriter, check_methods_and_seeds, open_results
+from codesign_gym.experiments.results import ResultsWriter, check_methods_and_seeds, open_results, pending_seeds
 
 EXPERIMENT = "confuciux"
 #: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
@@ -266,10 +266,7 @@ def run_experiment(
             ]
         )
     for method in config.methods:
-        for seed in range(config.seeds):
-            if (name, method, seed) in done:
-                progress(f"  {method} seed {seed}: done already, skipped")
-                continue
+        for seed in pending_seeds(name, method, config.seeds, done, progress):
             t0 = time.perf_counter()
             if method in RL_METHODS:
                 best = (rl_runner or run_rl_method)(config, problem, method, seed, optimum, writer, progress)

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from codesign_gym.experiments.hadas_pareto import hypervolume, pareto_mask
-from codesign_gym.experiments.results import check_methods_and_seeds, open_results, read_results
+from codesign_gym.experiments.results import check_methods_and_seeds, open_results, pending_seeds, read_results
 from codesign_gym.experiments.tables import render_table
 
 EXPERIMENT = "hadas"
@@ -263,10 +263,7 @@ def run_experiment(config: HadasConfig, output_dir: str | Path, progress: Callab
     writer, done = open_results(output_dir, {"experiment": EXPERIMENT, **dataclasses.asdict(config)}, progress)
     name = config.problem_name()
     for method in config.methods:
-        for seed in range(config.seeds):
-            if (name, method, seed) in done:
-                progress(f"  {method} seed {seed}: done already, skipped")
-                continue
+        for seed in pending_seeds(name, method, config.seeds, done, progress):
             runner = (rl_runner or run_rl_method) if method in RL_METHODS else run_search_method
             hv = runner(config, problem, method, seed, writer, output_dir)
             progress(f"  {method} seed {seed}: hypervolume {hv:.4f}")

@@ -26,7 +26,7 @@ import numpy as np
 from codesign_gym.agents.search import SEARCH_METHODS, make_search_method, run_search
 from codesign_gym.costmodels.patch_memory import NO_SPLIT, patch_memory, valid_split_layers
 from codesign_gym.envs.patch_inference import PatchInferenceProblem
-from codesign_gym.experiments.results import check_methods_and_seeds, open_results
+from codesign_gym.experiments.results import check_methods_and_seeds, open_results, pending_seeds
 from codesign_gym.experiments.tables import render_table
 
 EXPERIMENT = "mcunet"
@@ -255,10 +255,7 @@ def run_experiment(config: McunetConfig, output_dir: str | Path, progress: Calla
         writer.write([{**_row(config, "exhaustive", 0, n, time.perf_counter() - t0, float("nan") if optimum is None else optimum,
                               opt_design, optimum, True, problem), "gap_to_opt": 0.0 if optimum else float("nan")}])
     for method in config.methods:
-        for seed in range(config.seeds):
-            if (name, method, seed) in done:
-                progress(f"  {method} seed {seed}: done already, skipped")
-                continue
+        for seed in pending_seeds(name, method, config.seeds, done, progress):
             runner = (rl_runner or run_rl_method) if method in RL_METHODS else run_search_method
             best = runner(config, problem, method, seed, optimum, writer)
             gap = f", gap {100 * (best / optimum - 1):.2f}%" if optimum and np.isfinite(best) else ""

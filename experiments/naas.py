@@ -35,7 +35,7 @@ import numpy as np
 from codesign_gym.agents.search import SEARCH_METHODS, make_search_method, run_search
 from codesign_gym.envs.design_space import Evaluation
 from codesign_gym.experiments.hadas_pareto import hypervolume, pareto_mask
-from codesign_gym.experiments.results import check_methods_and_seeds, open_results
+from codesign_gym.experiments.results import check_methods_and_seeds, open_results, pending_seeds
 from codesign_gym.experiments.tables import render_table
 
 EXPERIMENT = "naas"
@@ -250,10 +250,7 @@ def run_experiment(config: NaasConfig, output_dir: str | Path, progress: Callabl
                                   problems["network"].design_config(np.array(_edge_codes(idx))), optimum["network"], True)}])
         progress(f"network-only optimum (exhaustive): EDP x{optimum['network']:.4f} of the reference, cell {idx}")
     for search, method in config.runs():
-        for seed in range(config.seeds):
-            if (config.problem_name(search), method, seed) in done:
-                progress(f"  {search}/{method} seed {seed}: done already, skipped")
-                continue
+        for seed in pending_seeds(config.problem_name(search), method, config.seeds, done, progress, f"{search}/{method}"):
             t0 = time.perf_counter()
             runner = (rl_runner or run_rl_method) if method in RL_METHODS else run_search_method
             best = runner(config, search, problems[search], method, seed, optimum.get(search), writer, output_dir)

@@ -109,6 +109,19 @@ def open_results(output_dir: str | Path, settings: Mapping[str, object], progres
     return writer, completed_runs(output_dir)
 
 
+def pending_seeds(problem: str, method: str, seeds: int, done: set[tuple[str, str, int]], progress, label: str | None = None) -> list[int]:
+    """Seeds ``0..seeds-1`` of ``(problem, method)`` that have no final row in ``done`` (from
+    :func:`open_results`); each one skipped is reported through ``progress`` as ``label`` (default
+    the method)."""
+    pending = []
+    for seed in range(seeds):
+        if (problem, method, seed) in done:
+            progress(f"  {label or method} seed {seed}: done already, skipped")
+        else:
+            pending.append(seed)
+    return pending
+
+
 def read_results(output_dir: str | Path) -> list[dict[str, object]]:
     """Rows of ``results.csv`` with numbers parsed (empty cells become None)."""
     path = Path(output_dir) / RESULTS_FILE
