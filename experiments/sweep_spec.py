@@ -8,6 +8,7 @@ A sweep file (YAML) looks like this (every key but ``problems`` and ``methods`` 
       - {experiment: confuciux, model: cfx/mobilenet_v2, dataflow: dla, objective: latency, constraint: "area:0.5"}
       - {experiment: mcunet, sram_kib: 256}
       - {experiment: zeus, workload: cifar100, gpu: v100, methods: [zeus, grid]}   # per-problem methods
+      - {experiment: naas, accelerator: eyeriss, dataset: ImageNet16-120, search: nested, methods: [evolution, cmaes]}
     methods: [random, genetic]       # default methods of every problem
     seeds: 3                         # seeds 0..2, or a list such as [0, 7, 9]
     budget: 400                      # whole-design evaluations per trial (a problem entry may override)
@@ -259,12 +260,7 @@ def _check_problem(kind, config) -> None:
     name = f"{kind.name}:{kind.problem_name(config)}"
     if name in _checked_problems:
         return
-    if kind.name == "zeus":
-        config.problem(config.workloads[0], "choose")
-    else:
-        from codesign_gym.experiments import confuciux, mcunet
-
-        (confuciux if kind.name == "confuciux" else mcunet).build_problem(config)
+    kind.check_problem(config)
     _checked_problems[name] = True
 
 

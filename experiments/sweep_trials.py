@@ -3,7 +3,7 @@ executed inside a Ray Tune trial on whichever node Tune placed it.
 
 A trial reuses its experiment's own run functions (``confuciux.run_search_method`` /
 ``run_rl_method``, ``mcunet.run_search_method`` / ``run_rl_method``, Zeus's ``simulate`` /
-``run_rl_method``) with a results writer of its own, so its rows are exactly those of a single
+``run_rl_method``, ``naas.run_search_method`` / ``run_rl_method``) with a results writer of its own, so its rows are exactly those of a single
 run. Everything it writes lives in ``<results_dir>/trials/<key>/``:
 
 - ``results.csv``: its rows, appended as the run goes (one writer per file: no concurrent appends);
@@ -82,7 +82,7 @@ class ExperimentKind:
     """What a sweep needs to know of one experiment.
 
     Attributes:
-        name: the experiment (``confuciux``, ``mcunet``, ``zeus``).
+        name: the experiment (``confuciux``, ``mcunet``, ``zeus``, ``naas``).
         config_cls: its config dataclass.
         problem_fields: sweep keys that name the problem (part of ``problem``, not of a label).
         param_fields: other config fields a sweep may set (``budget``, ...).
@@ -147,6 +147,18 @@ class ExperimentKind:
     def problem_name(self, config) -> str:
         return config.problem_name(config.workloads[0]) if self.name == "zeus" else config.problem_name()
 
+    def check_problem(self, config) -> None:
+        """Build the problem of ``config`` once, so an unknown workload, dataflow or dataset fails
+        before any trial runs."""
+        if self.name == "zeus":
+            config.problem(config.workloads[0], "choose")
+        elif self.name == "naas":
+            config.build()
+        else:
+            from codesign_gym.experiments import confuciux, mcunet
+
+            (confuciux if self.name == "confuciux" else mcunet).build_problem(config)
+
 
 def _trial_problem(config, execution: Execution, build: Callable):
     """The experiment's problem, wrapped so its batches fan out to Ray tasks when asked for."""
@@ -207,10 +219,51 @@ def _run_zeus(config, method: str, seed: int, writer: ResultsWriter, execution: 
     return float(sim.best_cost[-1])
 
 
+class NaasTrialConfig:
+    """A sweep trial of the NAAS experiment: one search of its problem (``joint``, ``nested``,
+    ``hardware`` or ``network``) with one method; the other fields are
+    :class:`~codesign_gym.experiments.naas.NaasConfig`'s."""
+
+    def __init__(self, search: str = "joint", methods: tuple = (), seeds: int = 1, **fields: Any):
+        from codesign_gym.experiments.naas import SEARCHES, NaasConfig
+
+        if search not in SEARCHES:
+            raise ValueError(f"naas search {search!r}; expected one of {', '.join(SEARCHES)}")
+        self.search = search
+        methods = tuple(methods)
+        ablation = search in ("hardware", "network")
+        self.naas = NaasConfig(**fields, seeds=seeds, methods=methods if search == "joint" else (),
+                               nested_methods=methods if search == "nested" else (), ablations=(search,) if ablation else (),
+                               ablation_methods=methods if ablation else ())
+
+    def validate(self) -> None:
+        self.naas.validate()
+
+    def problem_name(self) -> str:
+        return self.naas.problem_name(self.search)
+
+    def build(self):
+        from codesign_gym.experiments.naas import build_problem
+
+        return build_problem(self.naas, self.search)
+
+
+def _run_naas(config: NaasTrialConfig, method: str, seed: int, writer: ResultsWriter, execution: Execution) -> float:
+    """One NAAS search into the trial's directory (its ``archives/`` as ``run naas`` writes them).
+    Designs are priced in the trial: a NAAS evaluation is one accelerator pricing, cached per
+    process, so ``eval_tasks`` does not apply."""
+    from codesign_gym.experiments import naas
+
+    problem = config.build()
+    optimum = naas.network_optimum(problem)[0] if config.search == "network" else None
+    runner = naas.run_rl_method if method in naas.RL_METHODS else naas.run_search_method
+    return runner(config.naas, config.search, problem, method, seed, optimum, writer, writer.path.parent)
+
+
 def _experiments() -> dict[str, ExperimentKind]:
     from codesign_gym.agents.search import SEARCH_METHODS
     from codesign_gym.agents.zeus import POLICIES
-    from codesign_gym.experiments import confuciux, mcunet, zeus
+    from codesign_gym.experiments import confuciux, mcunet, naas, zeus
 
     return {
         "confuciux": ExperimentKind(
@@ -225,6 +278,10 @@ def _experiments() -> dict[str, ExperimentKind]:
         "zeus": ExperimentKind(
             "zeus", zeus.ZeusConfig, ("workload", "gpu", "eta", "beta"), ("budget", "rl_episodes"),
             frozenset(POLICIES), frozenset(zeus.RL_METHODS), _run_zeus, rows_while_training=False, rl_only=frozenset({"rl_episodes"}),
+        ),
+        "naas": ExperimentKind(
+            "naas", NaasTrialConfig, ("accelerator", "dataset", "search", "energy_scope", "accuracy_target"), ("budget", "samples", "rounds"),
+            frozenset(SEARCH_METHODS), frozenset(naas.RL_METHODS), _run_naas,
         ),
     }
 

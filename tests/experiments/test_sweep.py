@@ -77,6 +77,8 @@ def test_trial_bundles_follow_resources_and_rl_options():
     (_sweep(search_space={"lr": {"gaussian": [0, 1]}}, methods=["reinforce"]), ["gaussian", "loguniform"]),
     (_sweep(resources={"cpus_per_trial": 0}), ["cpus_per_trial"]),
     (_sweep(retries=2), ["'retries'"]),
+    (_sweep(problems=[{"experiment": "naas", "search": "mapping"}]), ["naas search 'mapping'", "nested"]),
+    (_sweep(problems=[{"experiment": "naas", "dataset": "mnist"}]), ["'mnist'"]),
 ])
 def test_malformed_sweep_is_a_clear_error(data, words):
     with pytest.raises(ValueError) as err:
@@ -143,6 +145,24 @@ def test_trials_bookkeeping_gather_and_report(tmp_path, capsys):
     with pytest.raises(ValueError, match="another sweep"):
         prepare_results_dir(other, results)
     assert load_sweep(results / "sweep.yaml").trials == spec.trials
+
+
+def test_naas_trials_run_one_search_each_with_its_archive(tmp_path):
+    sweep = tmp_path / "n.yaml"
+    problems = [{"experiment": "naas", "dataset": "ImageNet16-120", "search": "nested", "methods": ["evolution"]},
+                {"experiment": "naas", "dataset": "ImageNet16-120", "search": "network", "methods": ["random"], "energy_scope": "onchip"}]
+    sweep.write_text(json.dumps({"name": "naas", "problems": problems, "seeds": 1, "budget": 12, "grid": {"samples": [32]}}))
+    spec, results = prepare_results_dir(sweep, tmp_path / "res")
+    # a one-value grid does not vary, so it stays out of the labels
+    assert [(t.problem["search"], t.method, t.label, t.params["samples"]) for t in spec.trials] == [("nested", "evolution", "evolution", 32),
+                                                                                                   ("network", "random", "random", 32)]
+    records = [run_trial(t, results) for t in spec.trials]
+    assert [r["problem"] for r in records] == ["eyeriss|ImageNet16-120|nested", "eyeriss|ImageNet16-120|network"]
+    assert all(r["evals"] == 12 and r["best_objective"] is not None and r["best_objective"] > 0 for r in records)
+    for trial in spec.trials:  # each trial keeps the designs it evaluated, as run naas does
+        archive = trial_dir(results, trial.key) / "archives" / f"{trial.problem['search']}-{trial.method}-0.csv"
+        assert len(archive.read_text().splitlines()) == 13
+    assert gather_results(spec, results) == 2
 
 
 @pytest.mark.parametrize("path", sorted(__import__("pathlib").Path("examples/sweeps").glob("*.yaml")), ids=lambda p: p.name)
