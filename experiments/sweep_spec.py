@@ -9,6 +9,7 @@ A sweep file (YAML) looks like this (every key but ``problems`` and ``methods`` 
       - {experiment: mcunet, sram_kib: 256}
       - {experiment: zeus, workload: cifar100, gpu: v100, methods: [zeus, grid]}   # per-problem methods
       - {experiment: naas, accelerator: eyeriss, dataset: ImageNet16-120, search: nested, methods: [evolution, cmaes]}
+      - {experiment: hadas, dataset: cifar-100, policy: threshold, methods: [hadas, random]}
     methods: [random, genetic]       # default methods of every problem
     seeds: 3                         # seeds 0..2, or a list such as [0, 7, 9]
     budget: 400                      # whole-design evaluations per trial (a problem entry may override)

@@ -1,10 +1,10 @@
 """One sweep trial: a (problem, method, seed, hyperparameters) run of an existing experiment,
 executed inside a Ray Tune trial on whichever node Tune placed it.
 
-A trial reuses its experiment's own run functions (``confuciux.run_search_method`` /
-``run_rl_method``, ``mcunet.run_search_method`` / ``run_rl_method``, Zeus's ``simulate`` /
-``run_rl_method``, ``naas.run_search_method`` / ``run_rl_method``) with a results writer of its own, so its rows are exactly those of a single
-run. Everything it writes lives in ``<results_dir>/trials/<key>/``:
+A trial reuses its experiment's own run functions (``run_search_method`` / ``run_rl_method`` of
+``confuciux``, ``mcunet``, ``naas`` and ``hadas``; Zeus's ``simulate`` / ``run_rl_method``) with a
+results writer of its own, so its rows are exactly those of a single run. Everything it writes
+lives in ``<results_dir>/trials/<key>/``:
 
 - ``results.csv``: its rows, appended as the run goes (one writer per file: no concurrent appends);
 - ``attempts.jsonl``: one line per start (node, process, time), so retries are visible;
@@ -82,7 +82,7 @@ class ExperimentKind:
     """What a sweep needs to know of one experiment.
 
     Attributes:
-        name: the experiment (``confuciux``, ``mcunet``, ``zeus``, ``naas``).
+        name: the experiment (``confuciux``, ``mcunet``, ``zeus``, ``naas``, ``hadas``).
         config_cls: its config dataclass.
         problem_fields: sweep keys that name the problem (part of ``problem``, not of a label).
         param_fields: other config fields a sweep may set (``budget``, ...).
@@ -92,7 +92,9 @@ class ExperimentKind:
         check: ``check(config, method)`` raises ValueError for a combination the method cannot run.
         rows_while_training: RL rows are written per training iteration (so a resumed RL trial
             keeps the rows before its checkpoint) rather than all at the end.
-        rl_only: param fields that affect RL methods only; search_only: search methods only.
+        rl_only: param fields that affect RL methods only; search_only: search methods only;
+            only_for: param fields that affect only the methods named (e.g. HADAS's populations).
+        build: ``build(config)`` builds the trial's problem (a check before any trial runs).
     """
 
     name: str
@@ -107,6 +109,8 @@ class ExperimentKind:
     search_only: frozenset = frozenset()
     env_methods: frozenset = frozenset()
     check: Callable | None = None
+    only_for: dict = dataclasses.field(default_factory=dict)
+    build: Callable | None = None
 
     @property
     def methods(self) -> frozenset:
@@ -120,6 +124,8 @@ class ExperimentKind:
         """Whether setting ``name`` changes what ``method`` does."""
         if name not in self.known_keys():
             return False
+        if name in self.only_for:
+            return method in self.only_for[name]
         if name in RL_OPTION_NAMES or name in self.rl_only:
             return method in self.rl_methods
         if name in self.search_only:
@@ -150,14 +156,8 @@ class ExperimentKind:
     def check_problem(self, config) -> None:
         """Build the problem of ``config`` once, so an unknown workload, dataflow or dataset fails
         before any trial runs."""
-        if self.name == "zeus":
-            config.problem(config.workloads[0], "choose")
-        elif self.name == "naas":
-            config.build()
-        else:
-            from codesign_gym.experiments import confuciux, mcunet
-
-            (confuciux if self.name == "confuciux" else mcunet).build_problem(config)
+        if self.build is not None:
+            self.build(config)
 
 
 def _trial_problem(config, execution: Execution, build: Callable):
@@ -260,28 +260,45 @@ def _run_naas(config: NaasTrialConfig, method: str, seed: int, writer: ResultsWr
     return runner(config.naas, config.search, problem, method, seed, optimum, writer, writer.path.parent)
 
 
+def _run_hadas(config, method: str, seed: int, writer: ResultsWriter, execution: Execution) -> float:
+    """One HADAS method into the trial's directory (its ``archives/`` as ``run hadas`` writes
+    them); returns the objective its rows carry, minus the hypervolume."""
+    from codesign_gym.experiments import hadas
+
+    problem = hadas.build_problem(config)
+    runner = hadas.run_rl_method if method in hadas.RL_METHODS else hadas.run_search_method
+    return -runner(config, problem, method, seed, writer, writer.path.parent)
+
+
 def _experiments() -> dict[str, ExperimentKind]:
     from codesign_gym.agents.search import SEARCH_METHODS
     from codesign_gym.agents.zeus import POLICIES
-    from codesign_gym.experiments import confuciux, mcunet, naas, zeus
+    from codesign_gym.experiments import confuciux, hadas, mcunet, naas, zeus
 
     return {
         "confuciux": ExperimentKind(
             "confuciux", confuciux.ConfuciuxConfig, ("model", "dataflow", "objective", "constraint"), ("budget", "batch_size"),
             frozenset(SEARCH_METHODS), frozenset(confuciux.RL_METHODS), _run_confuciux, search_only=frozenset({"batch_size"}),
-            env_methods=frozenset(confuciux.ENV_METHODS), check=_check_confuciux,
+            env_methods=frozenset(confuciux.ENV_METHODS), check=_check_confuciux, build=confuciux.build_problem,
         ),
         "mcunet": ExperimentKind(
             "mcunet", mcunet.McunetConfig, ("model", "resolution", "width", "sram_kib", "flash_kib"), ("budget",),
-            frozenset(SEARCH_METHODS), frozenset(mcunet.RL_METHODS), _run_mcunet,
+            frozenset(SEARCH_METHODS), frozenset(mcunet.RL_METHODS), _run_mcunet, build=mcunet.build_problem,
         ),
         "zeus": ExperimentKind(
             "zeus", zeus.ZeusConfig, ("workload", "gpu", "eta", "beta"), ("budget", "rl_episodes"),
             frozenset(POLICIES), frozenset(zeus.RL_METHODS), _run_zeus, rows_while_training=False, rl_only=frozenset({"rl_episodes"}),
+            build=lambda config: config.problem(config.workloads[0], "choose"),
         ),
         "naas": ExperimentKind(
             "naas", NaasTrialConfig, ("accelerator", "dataset", "search", "energy_scope", "accuracy_target"), ("budget", "samples", "rounds"),
-            frozenset(SEARCH_METHODS), frozenset(naas.RL_METHODS), _run_naas,
+            frozenset(SEARCH_METHODS), frozenset(naas.RL_METHODS), _run_naas, build=NaasTrialConfig.build,
+        ),
+        "hadas": ExperimentKind(
+            "hadas", hadas.HadasConfig, ("dataset", "exit_set", "policy"),
+            ("budget", "outer_population", "inner_population", "inner_generations"), frozenset(hadas.SEARCH_METHODS),
+            frozenset(hadas.RL_METHODS), _run_hadas, rows_while_training=False, build=hadas.build_problem,
+            only_for={k: frozenset({"hadas"}) for k in ("outer_population", "inner_population", "inner_generations")},
         ),
     }
 

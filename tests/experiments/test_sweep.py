@@ -79,6 +79,7 @@ def test_trial_bundles_follow_resources_and_rl_options():
     (_sweep(retries=2), ["'retries'"]),
     (_sweep(problems=[{"experiment": "naas", "search": "mapping"}]), ["naas search 'mapping'", "nested"]),
     (_sweep(problems=[{"experiment": "naas", "dataset": "mnist"}]), ["'mnist'"]),
+    (_sweep(problems=[{"experiment": "hadas", "policy": "magic"}], methods=["hadas"]), ["'magic'"]),
 ])
 def test_malformed_sweep_is_a_clear_error(data, words):
     with pytest.raises(ValueError) as err:
@@ -163,6 +164,21 @@ def test_naas_trials_run_one_search_each_with_its_archive(tmp_path):
         archive = trial_dir(results, trial.key) / "archives" / f"{trial.problem['search']}-{trial.method}-0.csv"
         assert len(archive.read_text().splitlines()) == 13
     assert gather_results(spec, results) == 2
+
+
+def test_hadas_trials_and_populations_that_only_the_nested_nsga2_uses(tmp_path):
+    sweep = tmp_path / "h.yaml"
+    sweep.write_text(json.dumps({"name": "h", "problems": [{"experiment": "hadas", "dataset": "cifar-100"}], "methods": ["hadas", "random"],
+                                 "seeds": 1, "budget": 24, "grid": {"outer_population": [4, 8]}}))
+    spec, results = prepare_results_dir(sweep, tmp_path / "res")
+    # the population grid makes two hadas trials and leaves random search alone (nothing runs twice)
+    assert sorted(t.label for t in spec.trials) == ["hadas[outer_population=4]", "hadas[outer_population=8]", "random"]
+    records = {t.label: run_trial(t, results) for t in spec.trials}
+    assert all(r["problem"] == "cifar-100|current|threshold" and r["evals"] >= 24 for r in records.values())
+    assert all(-1 < r["best_objective"] < 0 for r in records.values())  # minus the hypervolume, a fraction of the box
+    for trial in spec.trials:
+        assert (trial_dir(results, trial.key) / "archives" / f"{trial.method}-0.csv").exists()
+    assert gather_results(spec, results) == 3
 
 
 @pytest.mark.parametrize("path", sorted(__import__("pathlib").Path("examples/sweeps").glob("*.yaml")), ids=lambda p: p.name)
