@@ -23,7 +23,7 @@ from gymnasium import spaces
 from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
 from codesign_gym.costmodels.xavier.exits import check_threshold
 from codesign_gym.envs.design_space import Evaluation, check_integer_designs
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
+from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "two_level")
@@ -261,7 +261,7 @@ class EarlyExitDVFSEnv(gym.Env):
         return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
 
 
-class EarlyExitDVFSVectorEnv(NextStepVectorEnv):
+class EarlyExitDVFSVectorEnv(EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). ``info`` holds ``(num_envs,)``
     arrays (``exit_share``: (num_envs, E_max + 1)) with gymnasium's ``_key`` masks."""
@@ -275,18 +275,10 @@ class EarlyExitDVFSVectorEnv(NextStepVectorEnv):
         self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Episodes(self.problem, self.num_envs)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
-        self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), {}
-
     def step(self, actions):
         resetting = self._begin_step()
         act = np.asarray(actions)
         D = self.problem.design_nvec.size
         if act.shape != (self.num_envs, D) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, {D})")
-        self._ep.reset(resetting)
-        reward, done, metrics, designs = self._ep.step(act, ~resetting)
-        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, self.INFO_KEYS + ("design",))
-        return self._step_result(self._ep.observe(), reward, done, info)
+        return self._step_episodes(act, resetting)

@@ -41,7 +41,7 @@ from codesign_gym.costmodels.naas.design import (
 )
 from codesign_gym.costmodels.workloads import nb201
 from codesign_gym.envs.design_space import Evaluation, check_integer_designs
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
+from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, check_started
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "sequential")
@@ -407,7 +407,7 @@ class NASAcceleratorEnv(gym.Env):
         return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
 
 
-class NASAcceleratorVectorEnv(NextStepVectorEnv):
+class NASAcceleratorVectorEnv(EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch (one cost-model call per distinct accelerator),
     autoreset NEXT_STEP: the step after an episode ends resets that sub-env, ignores its action
     and returns reward 0. ``info`` holds ``(num_envs,)`` arrays (:data:`INFO_KEYS` and
@@ -419,10 +419,7 @@ class NASAcceleratorVectorEnv(NextStepVectorEnv):
         self._set_single_spaces(self.problem.action_space(), self.problem.observation_space())
         self._ep = _Episodes(self.problem, self.num_envs)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
-        self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), {}
+    INFO_KEYS = INFO_KEYS
 
     def step(self, actions):
         resetting = self._begin_step()
@@ -438,7 +435,4 @@ class NASAcceleratorVectorEnv(NextStepVectorEnv):
                 raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected reals of shape ({n}, {p.num_entries})")
         elif act.shape != (n, p.num_entries) or act.dtype.kind not in "iu":
             raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({n}, {p.num_entries})")
-        self._ep.reset(resetting)
-        reward, done, metrics, designs = self._ep.step(act, ~resetting)
-        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, INFO_KEYS + ("design",))
-        return self._step_result(self._ep.observe(), reward, done, info)
+        return self._step_episodes(act, resetting)

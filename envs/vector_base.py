@@ -75,3 +75,25 @@ class NextStepVectorEnv(VectorEnv):
         info = {key: values[key] for key in keys}
         info.update({"_" + key: mask.copy() for key in keys})
         return info
+
+
+class EpisodeBatchVectorEnv(NextStepVectorEnv):
+    """A :class:`NextStepVectorEnv` whose episodes live in one batched state ``self._ep`` with
+    ``reset(rows)``, ``observe() -> (num_envs, ...)`` and ``step(actions, active) -> (reward,
+    done, metrics or None, designs)``. ``info`` holds the metrics named by ``INFO_KEYS`` and
+    ``design`` (num_envs, D), masked to the episodes that ended."""
+
+    INFO_KEYS: tuple[str, ...] = ()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed, options=options)
+        self._ep.reset(np.ones(self.num_envs, dtype=bool))
+        return self._ep.observe(), {}
+
+    def _step_episodes(self, actions: Any, resetting: np.ndarray) -> tuple:
+        """Reset the ``resetting`` rows, step the others with ``actions`` (already checked) and
+        return gymnasium's step tuple."""
+        self._ep.reset(resetting)
+        reward, done, metrics, designs = self._ep.step(actions, ~resetting)
+        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, tuple(self.INFO_KEYS) + ("design",))
+        return self._step_result(self._ep.observe(), reward, done, info)
