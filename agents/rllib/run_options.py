@@ -1,9 +1,7 @@
-"""Resource, fault-tolerance and checkpoint options of RLlib training, set once by the caller.
+"""Resource, fault-tolerance and checkpoint options of RLlib training, passed explicitly.
 
-The experiments build their RLlib configs deep inside their run functions
-(:func:`~codesign_gym.agents.rllib.training.build_algorithm_config`). A command line or a sweep
-trial states how training should use the cluster with ``with rllib_options(...)`` around the
-run; ``build_algorithm_config`` and ``train_for_episodes`` read the active options:
+An :class:`RLlibOptions` travels from the command line or a sweep trial in the experiment
+spec to every RLlib method (its ``rllib`` argument); nothing is global:
 
 - resources: env runners (each a Ray actor, 1 CPU by default), sub-envs per runner, learners
   (0: the learner runs in the training process; N: N remote learner actors, each with
@@ -18,13 +16,11 @@ Options left ``None`` keep what the experiment asked for.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 #: File beside RLlib's own checkpoint files holding our progress (episodes, best design).
 PROGRESS_FILE = "codesign_progress.json"
@@ -107,32 +103,8 @@ class RLlibOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(RLlibOptions) if f.name not in ("checkpoint_dir", "checkpoint_every")
 )
-
-_ACTIVE: contextvars.ContextVar[RLlibOptions] = contextvars.ContextVar("codesign_rllib_options", default=RLlibOptions())
-
-
-def current_rllib_options() -> RLlibOptions:
-    """The options of the innermost active :func:`rllib_options` block (defaults outside any)."""
-    return _ACTIVE.get()
-
-
-@contextlib.contextmanager
-def rllib_options(**options: Any) -> Iterator[RLlibOptions]:
-    """Make ``options`` (fields of :class:`RLlibOptions`; ``None`` values ignored) active for
-    the ``with`` block, on top of the options already active.
-
-    Raises:
-        ValueError: an unknown option name or a bad value.
-    """
-    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(RLlibOptions)})
-    if unknown:
-        raise ValueError(f"unknown RLlib option(s) {unknown}; expected some of {sorted(f.name for f in dataclasses.fields(RLlibOptions))}")
-    merged = dataclasses.replace(_ACTIVE.get(), **{k: v for k, v in options.items() if v is not None})
-    token = _ACTIVE.set(merged)
-    try:
-        yield merged
-    finally:
-        _ACTIVE.reset(token)
+#: The resource options every training command line takes.
+RESOURCE_OPTION_NAMES: tuple[str, ...] = ("num_env_runners", "envs_per_runner", "num_learners", "num_gpus_per_learner", "num_cpus_per_env_runner")
 
 
 # --- checkpoints ---------------------------------------------------------------------------

@@ -1,20 +1,18 @@
-"""The ask/tell interface every search baseline shares, and the loop that drives one on a budget.
+"""The ask/tell interface every search baseline shares, and :class:`Search`, the Method that
+drives one on a Problem for a budget.
 
-Problems expose the black-box view of :mod:`codesign_gym.envs.design_space` (``design_nvec``,
-``score``), so every method is compared on the same axis: whole-design evaluations used versus
-the best feasible objective found.
+Problems are scored in batches (one vectorized cost-model call per ask), so every method is
+compared on the same axis: evaluations used versus the best feasible objective found.
 """
 
 from __future__ import annotations
 
 import abc
-import dataclasses
-import time
-from typing import Callable
 
 import numpy as np
 
-from codesign_gym.envs.design_space import DesignProblem, Evaluation
+from codesign_gym.agents.method import BestSoFar, Method, ProgressCallback, Trace, check_budget
+from codesign_gym.envs.problem import Evaluation, Problem
 
 
 class SearchMethod(abc.ABC):
@@ -50,54 +48,62 @@ class SearchMethod(abc.ABC):
         return (self.rng.random((n, self.nvec.size)) * self.nvec).astype(np.int64)
 
 
-@dataclasses.dataclass
-class SearchTrace:
-    """Best-so-far record of one search run; lists have one entry per evaluated batch."""
-
-    method: str
-    evals: list[int] = dataclasses.field(default_factory=list)
-    wall_s: list[float] = dataclasses.field(default_factory=list)
-    best_objective: list[float] = dataclasses.field(default_factory=list)  # nan until feasible
-    best_design: np.ndarray | None = None
-    best_fitness: float = float("inf")
-
-
-def run_search(
-    method: SearchMethod,
-    problem: DesignProblem,
-    budget: int,
-    batch_size: int | None = None,
-    on_batch: Callable[[SearchTrace], None] | None = None,
-) -> SearchTrace:
-    """Drive ``method`` for exactly ``budget`` whole-design evaluations (repeats count).
-
-    ``batch_size`` defaults to the method's :attr:`~SearchMethod.preferred_batch`. ``on_batch`` is
-    called after every batch with the trace so far (progress, checkpoints).
-    """
-    batch_size = method.preferred_batch if batch_size is None else batch_size
-    if budget < 1 or batch_size < 1:
-        raise ValueError(f"budget={budget} and batch_size={batch_size} must both be >= 1")
-    trace = SearchTrace(method=method.name)
-    method.plan(budget, batch_size)
-    best_objective = float("nan")
-    used, start = 0, time.perf_counter()
+def run_search(searcher: SearchMethod, problem: Problem, budget: int, batch_size: int | None, best: BestSoFar) -> Trace:
+    """Drive ``searcher`` for exactly ``budget`` evaluations of ``problem`` (repeats count),
+    ``batch_size`` designs per ask (default: the searcher's preferred batch); ``best`` records
+    a trace point per batch."""
+    batch_size = searcher.preferred_batch if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: expected a positive number of designs per round")
+    check_budget(budget)
+    searcher.plan(budget, batch_size)
+    used = 0
     while used < budget:
         n = min(batch_size, budget - used)
-        designs = method.ask(n)
-        if designs.shape != (n, method.nvec.size):
-            raise RuntimeError(f"{method.name}.ask({n}) returned shape {designs.shape}; expected {(n, method.nvec.size)}")
-        evaluation = problem.score(designs)
-        method.tell(designs, evaluation)
+        designs = searcher.ask(n)
+        if designs.shape != (n, searcher.nvec.size):
+            raise RuntimeError(f"{searcher.name}.ask({n}) returned shape {designs.shape}; expected {(n, searcher.nvec.size)}")
+        evaluation = problem.evaluate(designs)
+        searcher.tell(designs, evaluation)
         used += n
-        i = int(np.argmin(evaluation.fitness))
-        if evaluation.fitness[i] < trace.best_fitness:
-            trace.best_fitness = float(evaluation.fitness[i])
-            trace.best_design = designs[i].copy()
-            if evaluation.feasible[i]:
-                best_objective = float(evaluation.objective[i])
-        trace.evals.append(used)
-        trace.wall_s.append(time.perf_counter() - start)
-        trace.best_objective.append(best_objective)
-        if on_batch is not None:
-            on_batch(trace)
-    return trace
+        best.observe(designs, evaluation)
+    return best.trace
+
+
+class Search(Method):
+    """An ask/tell search baseline (:data:`~codesign_gym.agents.search.methods.SEARCH_METHODS`) as a Method.
+
+    Args:
+        name: the search method (``random``, ``genetic``, ``annealing``, ``bayesian``, ``evolution``, ``cmaes``).
+        batch_size: designs per ask/tell round (default: the method's preferred batch).
+        eval_tasks: Ray tasks that price each batch (0: price in this process).
+        eval_min_chunk: fewest designs per pricing task.
+        seed_design: (D,) design the genetic algorithm's first generation is built around.
+    """
+
+    def __init__(self, name: str, batch_size: int | None = None, eval_tasks: int = 0, eval_min_chunk: int = 256,
+                 seed_design: np.ndarray | None = None):
+        from codesign_gym.agents.search.methods import SEARCH_METHODS
+
+        if name not in SEARCH_METHODS:
+            raise ValueError(f"search method {name!r} is not known; expected one of {sorted(SEARCH_METHODS)}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"batch_size={batch_size!r}: expected a positive number of designs per round")
+        if eval_tasks < 0:
+            raise ValueError(f"eval_tasks={eval_tasks!r}: expected 0 (price in this process) or more Ray tasks")
+        self.name, self.batch_size, self.eval_tasks, self.eval_min_chunk = name, batch_size, int(eval_tasks), int(eval_min_chunk)
+        self.seed_design = seed_design
+        self.needs_ray = self.eval_tasks > 0
+
+    def run(self, problem: Problem, budget: int, seed: int, on_progress: ProgressCallback | None = None,
+            best: BestSoFar | None = None) -> Trace:
+        """As :meth:`Method.run`; ``best`` continues an earlier stage's standing (offset evals and time)."""
+        from codesign_gym.agents.search.methods import make_search_method
+
+        options = {} if self.seed_design is None else {"seed_design": self.seed_design}
+        searcher = make_search_method(self.name, problem.design_nvec, seed=seed, **options)
+        if self.eval_tasks:
+            from codesign_gym.agents.search.distributed import DistributedProblem
+
+            problem = DistributedProblem(problem, num_tasks=self.eval_tasks, min_chunk=self.eval_min_chunk)
+        return run_search(searcher, problem, budget, self.batch_size, best or BestSoFar(self.name, on_progress))

@@ -1,7 +1,7 @@
 """Search baselines on a Ray cluster: each batch of designs is priced by Ray tasks.
 
-:class:`DistributedProblem` wraps any :class:`~codesign_gym.envs.design_space.DesignProblem`:
-``score(designs)`` splits the batch into up to ``num_tasks`` chunks (each at least
+:class:`DistributedProblem` wraps any :class:`~codesign_gym.envs.problem.Problem`:
+``evaluate(designs)`` splits the batch into up to ``num_tasks`` chunks (each at least
 ``min_chunk`` designs), prices every chunk in its own Ray task (the problem is shipped to the
 object store once) and concatenates the results in order. The search method's ask/tell loop
 stays in the caller, so a distributed run gives exactly the trace of a local one with the same
@@ -10,25 +10,23 @@ task's overhead (about a millisecond): large batches (random search, GA populati
 on big workloads, or slow problems. Every other attribute is the wrapped problem's.
 
     ray.init(address="auto")
-    trace = run_search_distributed(make_search_method("random", p.design_nvec), p, budget=1_000_000,
-                                   batch_size=65_536, num_tasks=32)
+    trace = Search("random", batch_size=65_536, eval_tasks=32).run(problem, budget=1_000_000, seed=0)
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from codesign_gym.agents.search.base import SearchMethod, SearchTrace, run_search
-from codesign_gym.envs.design_space import DesignProblem, Evaluation
+from codesign_gym.envs.problem import Evaluation, Problem, concat_evaluations
 
 
-def _score_chunk(problem: DesignProblem, designs: np.ndarray) -> Evaluation:
-    return problem.score(designs)
+def _evaluate_chunk(problem: Problem, designs: np.ndarray) -> Evaluation:
+    return problem.evaluate(designs)
 
 
 class DistributedProblem:
-    """``problem`` whose :meth:`score` runs as Ray tasks, one per chunk of the batch.
+    """``problem`` whose :meth:`evaluate` runs as Ray tasks, one per chunk of the batch.
 
     Args:
         problem: the problem to wrap (picklable; sent to the object store once).
@@ -44,7 +42,7 @@ class DistributedProblem:
         RuntimeError: Ray is not initialised (call ``ray.init`` first).
     """
 
-    def __init__(self, problem: DesignProblem, num_tasks: int = 8, min_chunk: int = 256, num_cpus: float = 1.0,
+    def __init__(self, problem: Problem, num_tasks: int = 8, min_chunk: int = 256, num_cpus: float = 1.0,
                  task_options: dict[str, Any] | None = None):
         import ray
 
@@ -56,7 +54,7 @@ class DistributedProblem:
         self.num_tasks = int(num_tasks)
         self.min_chunk = int(min_chunk)
         self._ref = ray.put(problem)
-        self._remote = ray.remote(_score_chunk).options(num_cpus=num_cpus, **(task_options or {}))
+        self._remote = ray.remote(_evaluate_chunk).options(num_cpus=num_cpus, **(task_options or {}))
         #: Ray tasks launched so far (for progress reports and tests).
         self.tasks_launched = 0
 
@@ -66,40 +64,20 @@ class DistributedProblem:
         bounds = np.linspace(0, n, k + 1).round().astype(int)
         return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
-    def score(self, designs: np.ndarray) -> Evaluation:
+    def evaluate(self, designs: np.ndarray) -> Evaluation:
         """Score designs (N, D) with one Ray task per chunk; same result as the wrapped problem's."""
         import ray
 
         designs = np.asarray(designs)
         parts = self.chunks(len(designs))
         if len(parts) == 1:  # one chunk: no task is worth its overhead
-            return self.problem.score(designs)
+            return self.problem.evaluate(designs)
         refs = [self._remote.remote(self._ref, designs[s]) for s in parts]
         self.tasks_launched += len(refs)
-        evals = ray.get(refs)
-        return Evaluation(
-            fitness=np.concatenate([e.fitness for e in evals]),
-            objective=np.concatenate([e.objective for e in evals]),
-            feasible=np.concatenate([e.feasible for e in evals]),
-        )
+        return concat_evaluations(ray.get(refs))
 
     def __getattr__(self, name: str) -> Any:
         # design_nvec, num_layers, table, ...: the wrapped problem's (only called for names not found here)
         if name == "problem":
             raise AttributeError(name)
         return getattr(self.problem, name)
-
-
-def run_search_distributed(
-    method: SearchMethod,
-    problem: DesignProblem,
-    budget: int,
-    batch_size: int | None = None,
-    on_batch: Callable[[SearchTrace], None] | None = None,
-    num_tasks: int = 8,
-    min_chunk: int = 256,
-    num_cpus: float = 1.0,
-) -> SearchTrace:
-    """:func:`~codesign_gym.agents.search.base.run_search` with every batch priced by up to
-    ``num_tasks`` Ray tasks (see :class:`DistributedProblem`); needs an initialised Ray."""
-    return run_search(method, DistributedProblem(problem, num_tasks, min_chunk, num_cpus), budget, batch_size, on_batch)

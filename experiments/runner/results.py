@@ -1,14 +1,18 @@
-"""The results table every experiment writes: one CSV row per method x seed x budget checkpoint.
+"""The results table every experiment writes: one CSV row per problem x method x seed x checkpoint.
 
 Rows are appended and flushed one batch at a time, so a killed run loses at most the batch in
-flight; :func:`completed_runs` tells a resumed run which (method, seed) pairs are finished.
-Columns (DESIGN.md conventions):
+flight; :func:`completed_runs` tells a resumed run which (problem, method, seed) runs are finished.
+Every experiment writes the same columns with the same meaning (DESIGN.md conventions):
 
-``experiment, problem, method, seed, evals`` (whole-design evaluations used so far),
-``layer_queries`` (layer-level cost queries, reported beside), ``wall_s``, ``best_objective``
-(best feasible objective so far, empty until one is found), ``feasible``, ``gap_to_opt``
-(``best_objective / optimum - 1`` where the optimum is known), ``best_config`` (JSON),
-``final`` (1 on a run's last row), ``version`` (package version and git commit).
+- ``experiment, problem, method, seed``: what ran (``problem`` is the problem's label);
+- ``evals``: the problem's evaluations used so far (its ``evaluation_unit``), ``wall_s``;
+- ``best_objective``: the objective of the best design so far, once it is feasible (empty
+  before), in ``objective_unit``; ``objective_name``, ``direction`` (``min``/``max``);
+- ``best_fitness``: the minimised fitness of that design; ``feasible``: whether it is feasible;
+- ``gap_to_opt``: ``best / optimum - 1`` (min) or ``1 - best / optimum`` (max) where an exact
+  optimum is known; ``ratio_to_ref``: ``best / reference`` where a reference is known;
+- ``best_design`` (indices, JSON), ``best_config`` (values, JSON; on a run's final row);
+- ``final`` (1 on a run's last row), ``version`` (package version and git commit).
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import math
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from codesign_gym.experiments.provenance import version_string
+from codesign_gym.experiments.runner.provenance import version_string
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "experiment", "problem", "method", "seed", "evals", "layer_queries", "wall_s",
-    "best_objective", "feasible", "gap_to_opt", "best_config", "final", "version",
+    "experiment", "problem", "method", "seed", "evals", "wall_s", "best_objective", "objective_name", "objective_unit",
+    "direction", "best_fitness", "feasible", "gap_to_opt", "ratio_to_ref", "best_design", "best_config", "final", "version",
 )
+INT_COLUMNS = ("seed", "evals", "final", "feasible")
+FLOAT_COLUMNS = ("wall_s", "best_objective", "best_fitness", "gap_to_opt", "ratio_to_ref")
+JSON_COLUMNS = ("best_design", "best_config")
 RESULTS_FILE = "results.csv"
 
 
@@ -53,7 +60,7 @@ class ResultsWriter:
 def _cells(row: Mapping[str, object]) -> dict[str, object]:
     out = {}
     for key, value in row.items():
-        if key == "best_config" and not isinstance(value, str):
+        if key in JSON_COLUMNS and not isinstance(value, str):
             value = json.dumps(value, separators=(",", ":"))
         elif isinstance(value, float) and not math.isfinite(value):
             value = ""
@@ -88,15 +95,6 @@ def check_run_config(output_dir: str | Path, config: Mapping[str, object]) -> No
     path.write_text(json.dumps(current, indent=1))
 
 
-def check_methods_and_seeds(methods, known, seeds: int) -> None:
-    """The checks every experiment config shares: known method names and a positive seed count."""
-    for m in methods:
-        if m not in known:
-            raise ValueError(f"method {m!r} is not known; expected some of {sorted(known)}")
-    if seeds < 1:
-        raise ValueError(f"--seeds {seeds}: expected a positive number of seeds")
-
-
 def open_results(output_dir: str | Path, settings: Mapping[str, object], progress) -> tuple["ResultsWriter", set[tuple[str, str, int]]]:
     """Start or resume a run in ``output_dir``: check the settings against a resumed run's
     (:func:`check_run_config`), drop rows of runs that never finished, and return the writer and
@@ -109,12 +107,12 @@ def open_results(output_dir: str | Path, settings: Mapping[str, object], progres
     return writer, completed_runs(output_dir)
 
 
-def pending_seeds(problem: str, method: str, seeds: int, done: set[tuple[str, str, int]], progress, label: str | None = None) -> list[int]:
-    """Seeds ``0..seeds-1`` of ``(problem, method)`` that have no final row in ``done`` (from
+def pending_seeds(problem: str, method: str, seeds: Iterable[int], done: set[tuple[str, str, int]], progress, label: str | None = None) -> list[int]:
+    """Those of ``seeds`` of ``(problem, method)`` that have no final row in ``done`` (from
     :func:`open_results`); each one skipped is reported through ``progress`` as ``label`` (default
     the method)."""
     pending = []
-    for seed in range(seeds):
+    for seed in seeds:
         if (problem, method, seed) in done:
             progress(f"  {label or method} seed {seed}: done already, skipped")
         else:
@@ -131,10 +129,12 @@ def read_results(output_dir: str | Path) -> list[dict[str, object]]:
     with path.open(newline="") as fh:
         for raw in csv.DictReader(fh):
             row: dict[str, object] = dict(raw)
-            for key in ("seed", "evals", "layer_queries", "final", "feasible"):
+            for key in INT_COLUMNS:
                 row[key] = int(raw[key]) if raw.get(key) not in (None, "") else None
-            for key in ("wall_s", "best_objective", "gap_to_opt"):
+            for key in FLOAT_COLUMNS:
                 row[key] = float(raw[key]) if raw.get(key) not in (None, "") else None
+            for key in JSON_COLUMNS:
+                row[key] = json.loads(raw[key]) if raw.get(key) not in (None, "") else None
             rows.append(row)
     return rows
 

@@ -1,0 +1,1 @@
+"""Benchmarks (`codesign-gym bench ...`): they print their figures."""

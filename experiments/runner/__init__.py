@@ -1,0 +1,1 @@
+"""The experiment runner: specs, the recorder and row schema, results, reports and the Ray session."""
