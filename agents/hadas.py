@@ -1,5 +1,4 @@
-"""HADAS's nested evolutionary search (DATE 2023) with optuna's NSGA-II, and the archive every
-multi-objective method of the HADAS experiment fills.
+"""HADAS's nested evolutionary search (DATE 2023) with optuna's NSGA-II, as a Method.
 
 Outer loop: NSGA-II (``optuna.samplers.NSGAIISampler``, population ``outer_population``, HADAS: 64)
 over the backbone. Each outer trial runs the inner loop for that backbone: NSGA-II (population
@@ -7,55 +6,41 @@ over the backbone. Each outer trial runs the inner loop for that backbone: NSGA-
 for ``inner_generations`` generations, minimising (energy per inference, top-1 error). Each
 backbone keeps its inner study across outer visits, so a backbone drawn again continues its
 search. The outer trial is told the best energy and the best error its inner generations reached
-(the ideal point of that inner front). Every inner design is one whole-design evaluation of the
-budget; the run stops when the budget is spent.
+(the ideal point of that inner front). Every inner design is one evaluation of the budget
+(``problem.evaluate``); the run stops when the budget is spent. The trace follows the problem's
+own ``fitness`` (:class:`~codesign_gym.agents.method.BestSoFar`); the Pareto front and its
+hypervolume come from the run's archive (``experiments/hadas/report.py``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from typing import Callable
-
 import numpy as np
 
+from codesign_gym.agents.method import BestSoFar, Method, ProgressCallback, Trace, check_budget
 from codesign_gym.envs.early_exit_dvfs import EarlyExitDVFSProblem
+from codesign_gym.envs.problem import Problem
 
 
-@dataclasses.dataclass
-class Archive:
-    """Every design a run evaluated, in order: ``designs`` (N, D) one-shot index vectors,
-    ``accuracy`` (N,) %, ``energy_mj`` (N,), ``latency_ms`` (N,), and ``wall_s`` at each evaluation."""
-
-    designs: list = dataclasses.field(default_factory=list)
-    accuracy: list = dataclasses.field(default_factory=list)
-    energy_mj: list = dataclasses.field(default_factory=list)
-    latency_ms: list = dataclasses.field(default_factory=list)
-    wall_s: list = dataclasses.field(default_factory=list)
-
-    def add(self, designs: np.ndarray, metrics: dict[str, np.ndarray], wall_s: float) -> None:
-        self.designs.extend(np.asarray(designs).tolist())
-        self.accuracy.extend(metrics["accuracy"].tolist())
-        self.energy_mj.extend(metrics["energy_mj"].tolist())
-        self.latency_ms.extend(metrics["latency_ms"].tolist())
-        self.wall_s.extend([wall_s] * len(designs))
-
-    def __len__(self) -> int:
-        return len(self.designs)
+def check_populations(outer_population, inner_population, inner_generations) -> None:
+    """ValueError naming the first of the nested NSGA-II's sizes that is not an integer >= 2
+    (populations) or >= 1 (generations)."""
+    for name, value, least in (("outer_population", outer_population, 2), ("inner_population", inner_population, 2),
+                               ("inner_generations", inner_generations, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name}={value!r}; expected an integer >= {least}")
 
 
-class NestedNSGA2:
-    """HADAS's nested NSGA-II on an :class:`EarlyExitDVFSProblem` (module docstring)."""
+def _unwrapped(problem) -> Problem:
+    """The problem behind a runner's wrapper (e.g. its archiving wrapper), for type checks."""
+    return getattr(problem, "problem", problem)
 
-    name = "hadas"
 
-    def __init__(self, problem: EarlyExitDVFSProblem, seed: int = 0, outer_population: int = 64, inner_population: int = 10,
-                 inner_generations: int = 2):
+class _NestedSearch:
+    """One run's studies: the outer study over the backbone and one inner study per backbone."""
+
+    def __init__(self, problem: EarlyExitDVFSProblem, seed: int, outer_population: int, inner_population: int, inner_generations: int):
         import optuna
 
-        for name, v in (("outer_population", outer_population), ("inner_population", inner_population), ("inner_generations", inner_generations)):
-            if not isinstance(v, (int, np.integer)) or v < (2 if "population" in name else 1):
-                raise ValueError(f"{name}={v!r}; expected an integer >= {2 if 'population' in name else 1}")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna, self.problem, self.seed = optuna, problem, int(seed)
         self.inner_population, self.inner_generations = int(inner_population), int(inner_generations)
@@ -71,60 +56,67 @@ class NestedNSGA2:
         return self.inner[k]
 
     def _inner_distributions(self, k: int) -> dict:
+        """Backbone ``k``'s own exits, then the threshold (if any) and the levels, by design-space name."""
         p, IntD = self.problem, self._optuna.distributions.IntDistribution
-        dist = {f"exit{j + 1}": IntD(0, 1) for j in range(int(p.space.num_exits[k]))}
-        tail = p.design_nvec[1 + p.max_exits :]
-        names = (["threshold"] if p.policy == "threshold" else []) + ["gpu", "cpu", "emc"]
-        dist.update({n: IntD(0, int(v) - 1) for n, v in zip(names, tail)})
-        return dist
+        exits = {f"exit{j + 1}" for j in range(int(p.xavier.num_exits[k]))}
+        return {name: IntD(0, int(n) - 1) for name, n in zip(p.space.names[1:], p.space.nvec[1:])
+                if not name.startswith("exit") or name in exits}
 
     def _design(self, k: int, params: dict) -> np.ndarray:
-        p = self.problem
-        exits = [params.get(f"exit{j + 1}", 0) for j in range(p.max_exits)]
-        names = (["threshold"] if p.policy == "threshold" else []) + ["gpu", "cpu", "emc"]
-        return np.array([k] + exits + [params[n] for n in names], dtype=np.int64)
+        return np.array([k] + [params.get(name, 0) for name in self.problem.space.names[1:]], dtype=np.int64)
 
-    def run(self, budget: int, on_batch: Callable[[Archive], None] | None = None) -> Archive:
-        """Search for exactly ``budget`` whole-design evaluations; returns the archive."""
-        if not isinstance(budget, (int, np.integer)) or budget < 1:
-            raise ValueError(f"budget={budget!r}; expected a positive number of design evaluations")
-        archive, start = Archive(), time.perf_counter()
-        while len(archive) < budget:
+    def run(self, problem, budget: int, best: BestSoFar) -> None:
+        """Spend exactly ``budget`` evaluations of ``problem`` (this one, or a wrapper of it)."""
+        used = 0
+        while used < budget:
             outer_trial = self.outer.ask(self.outer_dist)
             k = int(outer_trial.params["backbone"])
             study, dist = self._inner_study(k), self._inner_distributions(k)
             best_energy, best_error = np.inf, np.inf
             for _ in range(self.inner_generations):
-                n = min(self.inner_population, budget - len(archive))
+                n = min(self.inner_population, budget - used)
                 if n <= 0:
                     break
                 trials = [study.ask(dist) for _ in range(n)]
                 designs = np.stack([self._design(k, t.params) for t in trials])
-                m = self.problem.evaluate_designs(designs)
-                error = 100.0 - m["accuracy"]
-                for t, e, err in zip(trials, m["energy_mj"].tolist(), error.tolist()):
+                evaluation = problem.evaluate(designs)
+                energy, error = evaluation.metrics["energy_mj"], 100.0 - evaluation.metrics["accuracy"]
+                for t, e, err in zip(trials, energy.tolist(), error.tolist()):
                     study.tell(t, [e, err])
-                best_energy = min(best_energy, float(m["energy_mj"].min()))
-                best_error = min(best_error, float(error.min()))
-                archive.add(designs, m, time.perf_counter() - start)
-                if on_batch is not None:
-                    on_batch(archive)
+                best_energy, best_error = min(best_energy, float(energy.min())), min(best_error, float(error.min()))
+                used += n
+                best.observe(designs, evaluation)
             if np.isfinite(best_energy):
                 self.outer.tell(outer_trial, [best_energy, best_error])
-        return archive
 
 
-def random_archive(problem: EarlyExitDVFSProblem, budget: int, seed: int = 0, batch: int = 64,
-                   on_batch: Callable[[Archive], None] | None = None) -> Archive:
-    """Uniform random designs over the one-shot action space, ``budget`` of them."""
-    from codesign_gym.agents.search import RandomSearch
+class NestedNSGA2Method(Method):
+    """HADAS's nested NSGA-II (module docstring) on an :class:`EarlyExitDVFSProblem`.
 
-    if not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise ValueError(f"budget={budget!r}; expected a positive number of design evaluations")
-    search, archive, start = RandomSearch(problem.design_nvec, seed=seed), Archive(), time.perf_counter()
-    while len(archive) < budget:
-        designs = search.ask(min(batch, budget - len(archive)))
-        archive.add(designs, problem.evaluate_designs(designs), time.perf_counter() - start)
-        if on_batch is not None:
-            on_batch(archive)
-    return archive
+    Args:
+        outer_population: outer NSGA-II population over the backbone (HADAS: 64), >= 2.
+        inner_population: inner population over exits, threshold and levels (HADAS: 10), >= 2.
+        inner_generations: inner generations per outer trial, >= 1.
+    """
+
+    name = "hadas"
+
+    def __init__(self, outer_population: int = 64, inner_population: int = 10, inner_generations: int = 2):
+        check_populations(outer_population, inner_population, inner_generations)
+        self.outer_population, self.inner_population, self.inner_generations = int(outer_population), int(inner_population), int(inner_generations)
+
+    def supports(self, problem: Problem) -> str | None:
+        if isinstance(_unwrapped(problem), EarlyExitDVFSProblem):
+            return None
+        return f"the nested NSGA-II searches EarlyExitDVFSProblem designs only, not {type(_unwrapped(problem)).__name__}"
+
+    def run(self, problem: Problem, budget: int, seed: int, on_progress: ProgressCallback | None = None) -> Trace:
+        """Search for exactly ``budget`` whole-design evaluations with ``seed``; returns the trace."""
+        check_budget(budget)
+        why = self.supports(problem)
+        if why:
+            raise ValueError(why)
+        best = BestSoFar(self.name, on_progress)
+        search = _NestedSearch(_unwrapped(problem), seed, self.outer_population, self.inner_population, self.inner_generations)
+        search.run(problem, budget, best)
+        return best.trace

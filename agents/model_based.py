@@ -1,5 +1,5 @@
-"""Model-based RL for the resource-assignment environment: learn the per-step reward model from
-interaction, then plan on it.
+"""``model_based``: model-based RL for the resource-assignment environment: learn the per-step
+reward model from interaction, then plan on it.
 
 The environment's objective (latency or energy) and its budget (area or power) are sums of
 per-layer terms, and each step reports its layer's raw cost in ``info``
@@ -10,119 +10,142 @@ per-layer terms, and each step reports its layer's raw cost in ``info``
    allows (so no episode breaks the budget), else the observed allowed action of least
    constraint cost, to leave room for later layers;
 2. **plans**: solves the multiple-choice knapsack on the learned (layer, action) tables with
-   :func:`~codesign_gym.agents.exact.solve_multiple_choice_knapsack`, unobserved actions
+   :func:`~codesign_gym.envs.knapsack.solve_multiple_choice_knapsack`, unobserved actions
    excluded;
-3. **acts**: plays the planned design in one more episode; that episode's outcome (from the
-   env, not the model) is the result.
+3. **acts**: plays the planned design once more; its outcome (from the problem, not the model)
+   is the result.
 
-Every episode counts as one design evaluation. The agent sees only what the environment
-returns; it reaches the exact optimum once it has observed every action the optimum uses,
-which on ConfuciuX's problems takes a few hundred episodes. It relies on separability, so it
-refuses ``objective="edp"`` (not a sum over layers).
+Every episode begun counts as one design evaluation: an ended episode's design is evaluated by
+the env through the problem (its final ``info``), an episode cut short when exploration ends is
+evaluated as its partial design (unset layers at level 0), and the plan is one more evaluation.
+The agent sees only what the environment returns; it reaches the exact optimum once it has
+observed every action the optimum uses, which on ConfuciuX's problems takes a few hundred
+episodes. It relies on separability, so it refuses ``objective="edp"`` (not a sum over layers).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from typing import Callable
-
 import numpy as np
 
-from codesign_gym.agents.exact import solve_multiple_choice_knapsack
-from codesign_gym.envs.resource_assignment import ResourceAssignmentVectorEnv
+from codesign_gym.agents.method import BestSoFar, Method, ProgressCallback, Trace, check_budget
+from codesign_gym.envs.knapsack import solve_multiple_choice_knapsack
+from codesign_gym.envs.problem import Evaluation, Problem
 
 
-@dataclasses.dataclass
-class ModelBasedTrace:
-    """Best feasible objective seen after each batch of episodes (``nan`` until one is feasible)."""
-
-    evals: list[int] = dataclasses.field(default_factory=list)
-    wall_s: list[float] = dataclasses.field(default_factory=list)
-    best_objective: list[float] = dataclasses.field(default_factory=list)
-    best_design: np.ndarray | None = None  # (2L,) level indices: PE levels then buffer levels
-    observed_fraction: float = 0.0
-    planned_objective: float = float("nan")  # the plan's objective under the learned model
+def _final_evaluation(info: dict, rows: np.ndarray) -> Evaluation:
+    """The evaluation the env's final ``info`` reports for the sub-envs ``rows``."""
+    return Evaluation(info["fitness"][rows], info["objective"][rows], info["feasible"][rows], info["overshoot"][rows])
 
 
-def run_model_based(env: ResourceAssignmentVectorEnv, budget: int, seed: int = 0,
-                    on_batch: Callable[[ModelBasedTrace], None] | None = None) -> ModelBasedTrace:
-    """Explore for up to ``budget - 1`` episodes, plan, and play the plan (see the module docstring)."""
-    problem = env.problem
-    if problem.objective == "edp":
-        raise ValueError("the model-based agent needs a separable objective; got objective='edp' (expected latency or energy)")
-    if budget < 2:
-        raise ValueError(f"budget={budget}: the model-based agent needs at least 2 episodes (explore, then act)")
-    L, P, B = problem.num_layers, problem.num_pe_levels, problem.num_buffer_levels
-    A = P * B
-    objective_key = "layer_latency_cycles" if problem.objective == "latency" else "layer_energy_pj"
-    constraint_key = f"layer_{problem.budget.kind}"
-    cost = np.full((L, A), np.nan)
-    weight = np.full((L, A), np.nan)
-    rng = np.random.default_rng(seed)
-    trace = ModelBasedTrace()
-    start = time.perf_counter()
-    n = env.num_envs
-    obs, info = env.reset(seed=seed)
-    mask = info["action_mask"]
-    t = np.zeros(n, dtype=np.int64)  # step within the episode (layer order is fixed: layer t)
-    resetting = np.zeros(n, dtype=bool)
-    episodes = 0
-    best = np.inf
-    explore_budget = budget - 1
-    while np.isnan(cost).any():
-        # Every episode begun counts, finished or not: stop before this step would begin more
-        # than the exploration budget allows.
-        starting = (t == 0) & ~resetting
-        if episodes + int(np.sum(t > 0)) + int(np.sum(starting)) > explore_budget:
-            break
-        layer = np.minimum(t, L - 1)
-        unobserved = np.isnan(cost[layer]) & mask  # (n, A)
-        keys = np.where(unobserved, rng.random((n, A)), -1.0)
+class _Explorer:
+    """Exploration state: the learned tables ``cost``/``weight`` (L, P*B), NaN where unobserved,
+    and the episode bookkeeping of the vector env's ``n`` sub-envs."""
+
+    def __init__(self, env, rng: np.random.Generator):
+        p = env.problem
+        L, A = p.num_layers, p.num_pe_levels * p.num_buffer_levels
+        self.env, self.p, self.rng, self.L, self.A = env, p, rng, L, A
+        self.cost_key = "layer_latency_cycles" if p.objective.name == "latency" else "layer_energy_pj"
+        self.weight_key = f"layer_{p.budget.kind}"
+        self.cost, self.weight = np.full((L, A), np.nan), np.full((L, A), np.nan)
+        self.t = np.zeros(env.num_envs, dtype=np.int64)  # step within the episode (layer order is fixed: layer t)
+        self.resetting = np.zeros(env.num_envs, dtype=bool)
+
+    def actions(self, mask: np.ndarray) -> np.ndarray:
+        """Flat actions (n,): an unobserved allowed action of the current layer, else the allowed
+        observed action of least constraint cost (any allowed one if none)."""
+        n, layer = self.env.num_envs, np.minimum(self.t, self.L - 1)
+        unobserved = np.isnan(self.cost[layer]) & mask  # (n, A)
+        keys = np.where(unobserved, self.rng.random((n, self.A)), -1.0)
         pick = np.argmax(keys, axis=1)
-        # Fallback: the allowed observed action of least constraint cost (any allowed one if none).
-        known = np.where(mask, np.nan_to_num(weight[layer], nan=np.inf), np.inf)
+        known = np.where(mask, np.nan_to_num(self.weight[layer], nan=np.inf), np.inf)
         fallback = np.where(np.isfinite(known.min(axis=1)), np.argmin(known, axis=1), np.argmax(mask, axis=1))
-        action_flat = np.where(unobserved.any(axis=1), pick, fallback)
-        actions = np.stack([action_flat // B, action_flat % B], axis=1)
-        obs, reward, terminated, truncated, info = env.step(actions)
-        stepped = ~resetting
+        return np.where(unobserved.any(axis=1), pick, fallback)
+
+    def step(self, flat: np.ndarray) -> tuple[dict, np.ndarray]:
+        """Step the env with flat actions; learn from the stepped rows; returns (info, ended rows)."""
+        pe, buffer = self.p.split_action(flat)
+        _, _, terminated, _, info = self.env.step(np.stack([pe, buffer], axis=1))
+        stepped = ~self.resetting
         rows = np.flatnonzero(stepped)
         lay = info["layer"][rows]
-        cost[lay, action_flat[rows]] = info[objective_key][rows]
-        weight[lay, action_flat[rows]] = info[constraint_key][rows]
+        self.cost[lay, flat[rows]] = info[self.cost_key][rows]
+        self.weight[lay, flat[rows]] = info[self.weight_key][rows]
         done = terminated & stepped
-        for r in np.flatnonzero(done):
-            episodes += 1
-            if info["feasible"][r] and info["layers_done"][r] == L:
-                best = min(best, float(info["objective"][r]))
-        t = np.where(stepped, t + 1, 0)
-        t = np.where(done, 0, t)
-        resetting = done
-        mask = info["action_mask"]
-        if done.any():
-            trace.evals.append(episodes)
-            trace.wall_s.append(time.perf_counter() - start)
-            trace.best_objective.append(best if np.isfinite(best) else float("nan"))
-            if on_batch is not None:
-                on_batch(trace)
-    # Episodes cut short when exploration ends were still (partial) designs tried: count them.
-    episodes += int(np.sum((t > 0) & ~resetting))
-    trace.observed_fraction = float(np.mean(~np.isnan(cost)))
-    # Plan on the learned tables; unobserved actions get a weight beyond the budget.
-    over = problem.budget.value * 2 + 1.0
-    plan = solve_multiple_choice_knapsack(np.nan_to_num(cost, nan=np.nanmax(cost) * 10), np.nan_to_num(weight, nan=over),
-                                          problem.budget.value)
-    trace.planned_objective = float(plan.objective)
-    design = np.concatenate([plan.choice // B, plan.choice % B]).astype(np.int64)
-    evaluation = problem.score(design[None, :])  # playing the plan: one more whole-design evaluation
-    episodes += 1
-    if bool(evaluation.feasible[0]):
-        best = min(best, float(evaluation.objective[0]))
-        trace.best_design = design
-    trace.evals.append(episodes)
-    trace.wall_s.append(time.perf_counter() - start)
-    trace.best_objective.append(best if np.isfinite(best) else float("nan"))
-    if on_batch is not None:
-        on_batch(trace)
-    return trace
+        self.t = np.where(done, 0, np.where(stepped, self.t + 1, 0))
+        self.resetting = done
+        return info, done
+
+    def cut_short(self) -> np.ndarray:
+        """Designs (k, 2L) of the episodes under way (begun, not ended), unset layers at level 0."""
+        return self.env._ep.final_designs()[(self.t > 0) & ~self.resetting]
+
+
+class ModelBased(Method):
+    """Model-based RL (see the module docstring) on a :class:`ResourceAssignmentVectorEnv` of
+    ``min(num_envs, budget - 1)`` sub-envs over the problem; needs a budget of at least 2
+    evaluations (explore, act)."""
+
+    name = "model_based"
+
+    def __init__(self, num_envs: int = 64):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r}: expected a positive number of sub-envs")
+        self.num_envs = int(num_envs)
+
+    def supports(self, problem: Problem) -> str | None:
+        from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
+
+        if not isinstance(getattr(problem, "problem", problem), ResourceAssignmentProblem):
+            return f"{problem.label} is not a resource-assignment problem; model_based needs per-layer costs"
+        if not problem.separable:
+            return f"model_based needs a separable objective; got objective={problem.objective.name!r} (expected latency or energy)"
+        return None
+
+    def run(self, problem: Problem, budget: int, seed: int, on_progress: ProgressCallback | None = None) -> Trace:
+        """Explore for up to ``budget - 1`` episodes, plan, and play the plan (see the module docstring).
+        The env is built over ``problem`` as given, so every evaluation goes through it."""
+        from codesign_gym.envs.resource_assignment import ResourceAssignmentVectorEnv
+
+        why = self.supports(problem)
+        if why:
+            raise ValueError(why)
+        if check_budget(budget) < 2:
+            raise ValueError(f"budget={budget}: the model-based agent needs at least 2 episodes (explore, then act)")
+        # at most budget - 1 sub-envs, so the first episodes fit the exploration budget
+        env = ResourceAssignmentVectorEnv(num_envs=min(self.num_envs, budget - 1), problem=problem)
+        best = BestSoFar(self.name, on_progress)
+        explorer = _Explorer(env, np.random.default_rng(seed))
+        _, info = env.reset(seed=seed)
+        self._explore(explorer, info["action_mask"], budget - 1, best)
+        cut = explorer.cut_short()  # episodes cut short when exploration ends were still (partial) designs tried
+        if len(cut):
+            best.observe(cut, problem.evaluate(cut))
+        observed = float(np.mean(~np.isnan(explorer.cost)))
+        # Plan on the learned tables; unobserved actions get a weight beyond the budget.
+        limit = problem.budget.value
+        plan = solve_multiple_choice_knapsack(np.nan_to_num(explorer.cost, nan=np.nanmax(explorer.cost) * 10),
+                                              np.nan_to_num(explorer.weight, nan=limit * 2 + 1.0), limit)
+        design = problem.design_of(plan.choice)[None, :]
+        best.observe(design, problem.evaluate(design))  # playing the plan: one more whole-design evaluation
+        best.trace.extras = {"observed_fraction": observed, "planned_objective": float(plan.objective)}
+        return best.trace
+
+    @staticmethod
+    def _explore(explorer: _Explorer, mask: np.ndarray, explore_budget: int, best: BestSoFar) -> None:
+        """Run episodes until every action is observed or the next step would begin more than
+        ``explore_budget`` episodes in all (every episode begun counts, finished or not)."""
+        ended = 0
+        while np.isnan(explorer.cost).any():
+            starting = (explorer.t == 0) & ~explorer.resetting
+            if ended + int(np.sum(explorer.t > 0)) + int(np.sum(starting)) > explore_budget:
+                break
+            info, done = explorer.step(explorer.actions(mask))
+            mask = info["action_mask"]
+            if done.any():
+                rows = np.flatnonzero(done)
+                ended += rows.size
+                best.observe(info["design"][rows], _final_evaluation(info, rows))
+
+
+__all__ = ["ModelBased"]

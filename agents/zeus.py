@@ -1,7 +1,13 @@
-"""Zeus's optimizer and the baselines of the Zeus experiment, as recurrence policies.
+"""Zeus's optimizer and the baselines of the Zeus experiment, as recurrence policies and Methods.
 
 A policy proposes the next try's action and learns from that try's ``info``; :func:`simulate`
 drives one over an episode of :class:`~codesign_gym.envs.batch_size_power_limit.BatchSizePowerLimitEnv`.
+:class:`ZeusMethod` (``zeus``, ``default``, ``grid``, ``oracle`` in the method registry) runs one
+policy for ``budget`` recurrences and returns a :class:`~codesign_gym.agents.method.Trace` whose
+point after recurrence ``r`` holds the policy's recommendation then (the last try's
+configuration) priced by the problem: its expected recurrence cost. :func:`after_training` and
+:func:`rl_method_options` make RLlib's ``reinforce``/``ppo`` (``agents/rllib/method.py``) run
+the same way: train, then one greedy episode of :class:`ModulePolicy`.
 
 ``zeus`` reproduces Zeus's trace-driven simulator (github ml-energy/zeus, ``zeus/_legacy/``:
 ``policy/optimizer.py`` ``PruningGTSBatchSizeOptimizer`` + ``JITPowerLimitOptimizer``,
@@ -34,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from codesign_gym.agents.method import Method, ProgressCallback, Trace, TracePoint, check_budget
 from codesign_gym.envs.batch_size_power_limit import BatchSizePowerLimitEnv, BatchSizePowerLimitProblem
 
-#: Policies that run without training (RL methods live in the experiment, they need Ray).
+#: Policies that run without training (RL methods: :func:`after_training` on RLlib, they need Ray).
 POLICIES = ("zeus", "default", "grid", "oracle")
 
 
@@ -262,9 +269,11 @@ def make_policy(method: str, problem: BatchSizePowerLimitProblem, seed: int = 0)
 
 @dataclasses.dataclass
 class Simulation:
-    """One episode of a policy. Per recurrence (R,): ``energy_j``, ``time_s``, ``cost`` (all tries
-    of the recurrence summed), ``reached``, ``tries``. ``final_config``: (batch size, power limit W)
-    of the last try; ``evals``: tries made (including ones that could not afford an epoch)."""
+    """One episode of a policy. Per recurrence (R,): ``energy_j`` (J), ``time_s`` (s), ``cost`` (J;
+    all tries of the recurrence summed), ``reached``, ``tries``; ``designs`` (R, 2): the (batch
+    size, power limit) indices of the recurrence's last try. ``final_config``: (batch size,
+    power limit W) of the last try; ``evals``: tries made (including ones that could not afford
+    an epoch)."""
 
     energy_j: np.ndarray
     time_s: np.ndarray
@@ -275,6 +284,7 @@ class Simulation:
     evals: int
     best_cost: np.ndarray  # (R,) Zeus's min_cost after each recurrence (inf before a reach)
     wall_s: np.ndarray  # (R,) seconds since the episode started, at the end of each recurrence
+    designs: np.ndarray  # (R, 2) int64 (bs index, pl index) of each recurrence's last try
 
 
 def simulate(problem: BatchSizePowerLimitProblem, policy: RecurrencePolicy, seed: int) -> Simulation:
@@ -283,6 +293,7 @@ def simulate(problem: BatchSizePowerLimitProblem, policy: RecurrencePolicy, seed
     start = time.perf_counter()
     obs, _ = env.reset(seed=seed)
     rows: list[tuple[float, float, float, bool, int, float, float]] = []
+    designs: list[tuple[int, int]] = []
     done, evals, info = False, 0, {}
     while not done:
         obs, _, done, _, info = env.step(policy.act(obs))
@@ -290,9 +301,122 @@ def simulate(problem: BatchSizePowerLimitProblem, policy: RecurrencePolicy, seed
         evals += 1
         if info["recurrence_done"]:
             rows.append((info["recurrence_ETA"], info["recurrence_TTA"], info["recurrence_cost"], info["reached"], info["try"], info["min_cost"], time.perf_counter() - start))
+            designs.append((int(problem.trace.batch_size_index(info["batch_size"])), int(problem.trace.power_limit_index(info["power_limit"]))))
     arr = list(zip(*rows))
     return Simulation(
         energy_j=np.array(arr[0]), time_s=np.array(arr[1]), cost=np.array(arr[2]), reached=np.array(arr[3], dtype=bool),
         tries=np.array(arr[4], dtype=np.int64), final_config=(int(info["batch_size"]), int(info["power_limit"])), evals=evals,
-        best_cost=np.array(arr[5]), wall_s=np.array(arr[6]),
+        best_cost=np.array(arr[5]), wall_s=np.array(arr[6]), designs=np.array(designs, dtype=np.int64).reshape(-1, 2),
     )
+
+
+#: Recurrences at the end of a run whose mean energy and time are its figures (Zeus's "last 10").
+LAST = 10
+
+
+def episode_problem(problem: BatchSizePowerLimitProblem, mode: str, recurrences: int) -> BatchSizePowerLimitProblem:
+    """``problem`` with ``power_limit=mode`` and ``recurrences`` per episode (itself if it has them)."""
+    options = {**problem.options, "power_limit": mode, "recurrences": int(recurrences)}
+    if isinstance(problem, BatchSizePowerLimitProblem) and problem.options == options:
+        return problem
+    return BatchSizePowerLimitProblem(**options)
+
+
+def reference_values(problem: BatchSizePowerLimitProblem) -> dict[str, dict[str, float]]:
+    """Default and Oracle as ``{"bs", "pl" (W), "ETA" (J), "TTA" (s), "cost" (J)}``: the means over
+    the runs that reach the target (Oracle's cost: its mean cost, the optimum)."""
+    tr, st = problem.trace, problem.stats
+    out = {}
+    for name, (b, p), cost in (("default", problem.default, problem.default_cost), ("oracle", problem.oracle, problem.oracle_cost)):
+        out[name] = {"bs": int(tr.batch_sizes[b]), "pl": int(tr.power_limits[p]), "ETA": float(st.eta_j[b, p]),
+                     "TTA": float(st.tta_s[b, p]), "cost": float(cost)}
+    return out
+
+
+def run_record(problem: BatchSizePowerLimitProblem, seed: int, sim: Simulation) -> dict[str, Any]:
+    """The JSON record of one run (a Trace's ``extras``): ``final_bs``, ``final_pl`` (W),
+    ``ETA_last10`` (J), ``TTA_last10`` (s) (means over the last :data:`LAST` recurrences, failed
+    tries included), ``cum_cost``, ``cum_cost_default`` (J, the run's recurrences at Default's
+    cost), ``cum_regret_vs_oracle`` and ``regret_curve`` (R,) (J, cumulative cost over Oracle's),
+    ``tries`` (all tries); per recurrence (R,): ``energy_j``, ``time_s``, ``cost``, ``reached``,
+    ``recurrence_tries``; ``dataset``, ``maxpower`` (W) and ``reference`` (:func:`reference_values`)."""
+    regret = sim.cost - problem.oracle_cost
+    return {
+        "problem": problem.label, "seed": int(seed), "final_bs": sim.final_config[0], "final_pl": sim.final_config[1],
+        "ETA_last10": float(sim.energy_j[-LAST:].mean()), "TTA_last10": float(sim.time_s[-LAST:].mean()),
+        "cum_cost": float(sim.cost.sum()), "cum_cost_default": float(problem.default_cost * sim.cost.size),
+        "cum_regret_vs_oracle": float(regret.sum()), "regret_curve": np.cumsum(regret).tolist(), "tries": int(sim.evals),
+        "energy_j": sim.energy_j.tolist(), "time_s": sim.time_s.tolist(), "cost": sim.cost.tolist(),
+        "reached": sim.reached.tolist(), "recurrence_tries": sim.tries.tolist(),
+        "dataset": problem.trace.spec.dataset, "maxpower": problem.trace.max_power, "reference": reference_values(problem),
+    }
+
+
+def simulation_trace(problem: BatchSizePowerLimitProblem, method: str, seed: int, sim: Simulation,
+                     on_progress: ProgressCallback | None = None, offset_s: float = 0.0) -> Trace:
+    """The Trace of a simulated run: after recurrence ``r``, ``evals = r + 1`` and the best
+    design is the policy's recommendation then (the recurrence's last try), priced with one
+    ``problem.evaluate`` of all R designs; ``extras`` is :func:`run_record`. ``offset_s``:
+    seconds spent before the episode, added to its wall times."""
+    ev = problem.evaluate(sim.designs)
+    trace = Trace(method, extras=run_record(problem, seed, sim))
+    for r in range(len(ev)):
+        feasible = bool(ev.feasible[r])
+        objective = float(ev.objective[r]) if feasible else float("nan")
+        trace.points.append(TracePoint(r + 1, offset_s + float(sim.wall_s[r]), float(ev.fitness[r]), objective, feasible, sim.designs[r].copy()))
+        if on_progress is not None:
+            on_progress(trace)
+    return trace
+
+
+def _check_problem(problem: Any) -> str | None:
+    env_id = BatchSizePowerLimitProblem.env_id
+    if getattr(problem, "env_id", None) != env_id:
+        return f"runs on {env_id} problems only, not on {getattr(problem, 'env_id', type(problem).__name__)!r}"
+    return None
+
+
+class ZeusMethod(Method):
+    """A recurrence policy as a Method: ``run(problem, budget, seed)`` simulates ``budget``
+    recurrences of the job with the policy and the env both seeded ``seed`` (:func:`simulate`)
+    and returns :func:`simulation_trace`.
+
+    Args:
+        policy: ``zeus``, ``default``, ``grid`` or ``oracle`` (:data:`POLICIES`); also the method's name.
+    """
+
+    def __init__(self, policy: str = "zeus"):
+        power_limit_mode(policy)
+        self.policy = self.name = policy
+
+    def supports(self, problem: Any) -> str | None:
+        return _check_problem(problem)
+
+    def run(self, problem: BatchSizePowerLimitProblem, budget: int, seed: int, on_progress: ProgressCallback | None = None) -> Trace:
+        why = _check_problem(problem)
+        if why:
+            raise ValueError(f"method {self.name!r} {why}")
+        start = time.perf_counter()
+        episode = episode_problem(problem, power_limit_mode(self.policy), check_budget(budget))
+        policy = make_policy(self.policy, episode, seed)
+        offset = time.perf_counter() - start
+        return simulation_trace(problem, self.name, seed, simulate(episode, policy, seed), on_progress, offset)
+
+
+def after_training(algo: Any, problem: BatchSizePowerLimitProblem, budget: int, seed: int,
+                   on_progress: ProgressCallback | None = None) -> Trace:
+    """Evaluate a trained RLlib algorithm: one greedy episode of ``budget`` recurrences of
+    :class:`ModulePolicy` (``jit`` power limits) with the env seeded ``seed``, as :class:`ZeusMethod`."""
+    episode = episode_problem(problem, ModulePolicy.power_limit_mode, check_budget(budget))
+    sim = simulate(episode, ModulePolicy(episode, algo.get_module(), seed), seed)
+    return simulation_trace(problem, type(algo).__name__.lower(), seed, sim, on_progress)
+
+
+def rl_method_options(problem: BatchSizePowerLimitProblem, train_episodes: int) -> dict[str, Any]:
+    """Options of RLlib's ``reinforce``/``ppo`` on a Zeus problem: an MLP policy on the ``jit``
+    env (episodes of ``problem.recurrences``), 4 envs per runner and 4 episodes per batch,
+    ``train_episodes`` training episodes, then :func:`after_training`."""
+    if isinstance(train_episodes, bool) or not isinstance(train_episodes, (int, np.integer)) or train_episodes < 1:
+        raise ValueError(f"rl_episodes {train_episodes!r}: expected a positive number of episodes")
+    return {"module": "mlp", "env_options": {"power_limit": "jit"}, "episode_length": 2 * problem.recurrences,
+            "envs_per_runner": 4, "episodes_per_batch": 4, "train_episodes": int(train_episodes), "after_training": after_training}

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from codesign_gym.costmodels.dataflow import Hardware, evaluate
+from codesign_gym.costmodels.dataflow import CONFUCIUX_NOC_BW, DEFAULT_OFFCHIP_BW, Hardware, evaluate
 from codesign_gym.costmodels.workloads import LayerTable
 
 #: PE counts ConfuciuX offers per layer.
@@ -29,7 +29,7 @@ CFX_PE_LEVELS: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 CFX_BUFFER_LEVELS: tuple[int, ...] = tuple(range(1, 13))
 #: MAESTRO flags ConfuciuX runs with (``--noc_bw_cstr=81920000 --noc_hops=1 --noc_hop_latency=1``),
 #: off-chip bandwidth at MAESTRO's default as in the reference outputs. Units: elements/cycle, cycles.
-CFX_HARDWARE = dict(noc_bw=81_920_000, offchip_bw=70_000, noc_latency=1)
+CFX_HARDWARE = dict(noc_bw=CONFUCIUX_NOC_BW, offchip_bw=DEFAULT_OFFCHIP_BW, noc_latency=1)
 
 #: Objectives that are sums of per-layer costs, and the table field each one sums.
 SEPARABLE_OBJECTIVES = {"latency": "runtime_cycles", "energy": "energy_pj"}
@@ -130,23 +130,6 @@ def corner_budget(table: LayerCostTable, kind: str = "area", ratio: float = 0.5)
     corners = [metric[:, p, b].sum() for p, b in ((p_hi, b_hi), (p_lo, b_lo), (p_hi, b_lo), (p_lo, b_hi))]
     low, high = float(min(corners)), float(max(corners))
     return Budget(kind=kind, ratio=float(ratio), value=low + float(ratio) * (high - low), low=low, high=high)
-
-
-def design_metrics(table: LayerCostTable, pe_index: np.ndarray, buffer_index: np.ndarray) -> dict[str, np.ndarray]:
-    """Whole-model metrics of a batch of designs.
-
-    ``pe_index`` and ``buffer_index`` are integer level indices of shape ``(N, L)`` (layer order
-    as in the table). Returns ``(N,)`` arrays: ``latency`` (cycles), ``energy`` (pJ), ``edp``
-    (cycles * pJ), ``area``, ``power`` (summed per-layer, MAESTRO's units).
-    """
-    pe_index = np.asarray(pe_index)
-    buffer_index = np.asarray(buffer_index)
-    layer = np.arange(table.num_layers)
-    out = {}
-    for name, field in (("latency", "runtime_cycles"), ("energy", "energy_pj"), ("area", "area"), ("power", "power")):
-        out[name] = getattr(table, field)[layer, pe_index, buffer_index].sum(axis=-1)
-    out["edp"] = out["latency"] * out["energy"]
-    return out
 
 
 def _levels(name: str, values: Sequence[int]) -> np.ndarray:

@@ -9,8 +9,11 @@ reaches the target or after ``max_tries`` (20) tries; an episode is ``recurrence
 env's seeded generator, one ``Generator.choice(runs, 1, replace=False)`` per try, as Zeus's
 simulator samples its DataFrame.
 
-:class:`BatchSizePowerLimitProblem` holds the priced problem; :class:`_Tries` the batched
-episode logic shared by the single env and the native vector env. See
+:class:`BatchSizePowerLimitProblem` holds the priced problem (a design is a (batch size, power
+limit) index pair; one evaluation is the expected cost of one recurrence there); :class:`_Tries`
+the batched episode logic shared by the single env and the native vector env. The ``info`` of an
+episode's last step also carries the common final keys (:mod:`codesign_gym.envs.episode_info`)
+for the last try's configuration, the one an online optimizer ends up recommending. See
 ``docs/envs/batch_size_power_limit.md`` for spaces, reward and ``info`` keys.
 """
 
@@ -33,6 +36,8 @@ from codesign_gym.costmodels.zeus import (
     oracle_config,
     try_outcome,
 )
+from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
 POWER_LIMIT_MODES = ("choose", "jit")
@@ -42,8 +47,24 @@ MAX_TRIES = 20
 _COST_CLIP = 10.0
 
 
-class BatchSizePowerLimitProblem:
+def problem_label(workload: str, gpu: str, eta: float, beta: float | None) -> str:
+    """The label of a problem in results (``cifar100|v100|eta=0.5|beta=2``; ``beta=None`` without early stopping)."""
+    return f"{workload}|{gpu}|eta={eta:g}|beta={beta if beta is None else f'{beta:g}'}"
+
+
+#: Unit of every metric of :meth:`BatchSizePowerLimitProblem.evaluate`.
+METRIC_UNITS: dict[str, str] = {"eta_j": "J", "tta_s": "s", "mean_try_cost": "J", "reach_fraction": "1", "measured": "bool"}
+
+
+class BatchSizePowerLimitProblem(Problem):
     """The priced problem of one workload on one GPU.
+
+    A design (2,) is ``[batch size index, power limit index]`` into the trace's ascending
+    ``batch_sizes`` and ``power_limits`` (W). One evaluation prices one recurrence of the job
+    at that configuration (:attr:`evaluation_unit`), deterministically: its expected cost,
+    Zeus's ``eta * ETA + (1 - eta) * MAXPOWER * TTA`` (J) averaged over the trace's runs (see
+    :meth:`evaluate`). The episode options (``recurrences``, ``power_limit``, ``max_tries``,
+    ``beta``) shape the env's episodes, not the evaluation.
 
     Args:
         workload: ``cifar100``, ``imagenet``, ``squad``, ``librispeech``, ``movielens``, ``sentiment140``.
@@ -57,6 +78,9 @@ class BatchSizePowerLimitProblem:
             Zeus's JIT profiler; the action is the batch size only).
         max_tries: tries per recurrence before it is given up (Zeus: 20).
     """
+
+    env_id = "codesign/BatchSizePowerLimit-v0"
+    evaluation_unit = "recurrence"
 
     def __init__(
         self,
@@ -88,6 +112,11 @@ class BatchSizePowerLimitProblem:
         if not isinstance(recurrences, (int, np.integer)) or recurrences < 1:
             raise ValueError(f"recurrences {recurrences!r}: expected a positive integer")
         self.recurrences = int(recurrences)
+        self.space = DesignSpace(("batch_size", "power_limit"), np.array([self.num_batch_sizes, self.num_power_limits]))
+        self.objective = Objective("cost", "J", "min")
+        self._options = {"workload": workload, "gpu": gpu, "eta": self.eta, "beta": self.beta, "max_epochs": max_epochs,
+                         "target_metric": target_metric, "default_bs": default_bs, "recurrences": self.recurrences,
+                         "power_limit": power_limit, "max_tries": self.max_tries}
         self.jit = jit_profile(self.trace, self.eta)
         self.stats = config_statistics(self.trace, self.eta)
         self.default = default_config(self.trace)
@@ -95,11 +124,59 @@ class BatchSizePowerLimitProblem:
         #: Reward normaliser: the Default configuration's mean cost over runs that reach the target.
         self.default_cost = float(self.stats.cost[self.default])
         self.oracle_cost = float(self.stats.mean_cost[self.oracle])
+        #: The largest fitness of a feasible design; infeasible designs rank above it.
+        self._worst = float(np.max(self.stats.cost[self.stats.all_reach]) / self.default_cost)
+
+    @property
+    def label(self) -> str:
+        """``{workload}|{gpu}|eta=..|beta=..`` (:func:`problem_label`)."""
+        return problem_label(self.trace.workload, self.trace.gpu, self.eta, self.beta)
 
     @property
     def obs_dim(self) -> int:
         B, P = self.num_batch_sizes, self.num_power_limits
         return 9 + B + 3 * B * P
+
+    def evaluate(self, designs: np.ndarray) -> Evaluation:
+        """Expected cost of one recurrence at each configuration (N, 2), no early stopping.
+
+        A configuration is feasible when the trace measures it and every one of its runs reaches
+        the target (a recurrence there is one try); ``objective`` is then the mean cost of its
+        runs (J) and ``fitness`` that cost over the Default configuration's (``default_cost``).
+        Elsewhere ``objective`` is NaN, ``overshoot`` the fraction of the runs that miss the
+        target (1 for a pair the trace lacks) and ``fitness`` the worst feasible fitness times
+        ``1 + overshoot``. Metrics (N,): ``eta_j`` (J) and ``tta_s`` (s), the mean energy and
+        time to the target over the runs that reach it (NaN if none); ``mean_try_cost`` (J), the
+        mean cost of one try, missed runs charged ``max_epochs``; ``reach_fraction``; ``measured``.
+        """
+        d = self.space.check(designs)
+        b, p = d[:, 0], d[:, 1]
+        st = self.stats
+        measured = self.trace.measured[b, p]
+        feasible = st.all_reach[b, p]
+        reach = np.where(measured, st.reach_fraction[b, p], 0.0)
+        overshoot = np.where(feasible, 0.0, 1.0 - reach)
+        objective = np.where(feasible, st.cost[b, p], np.nan)
+        fitness = np.where(feasible, objective / self.default_cost, self._worst * (1.0 + overshoot))
+        metrics = {"eta_j": np.where(measured, st.eta_j[b, p], np.nan), "tta_s": np.where(measured, st.tta_s[b, p], np.nan),
+                   "mean_try_cost": st.mean_cost[b, p], "reach_fraction": reach, "measured": measured}
+        return Evaluation(fitness, objective, feasible, overshoot, metrics, dict(METRIC_UNITS))
+
+    def to_config(self, design: np.ndarray) -> dict[str, Any]:
+        """``{"batch_size": samples, "power_limit_w": W}`` of one design (2,)."""
+        b, p = self.space.check(np.asarray(design)[None, :])[0]
+        return {"batch_size": int(self.trace.batch_sizes[b]), "power_limit_w": int(self.trace.power_limits[p])}
+
+    def reference(self) -> KnownPoint:
+        """Zeus's Default: b0 at its largest power limit, priced ``default_cost``."""
+        b, p = self.default
+        return KnownPoint(self.default_cost, np.array([b, p]), f"Default: batch size {self.trace.batch_sizes[b]} at {self.trace.power_limits[p]} W")
+
+    def optimum(self) -> KnownPoint:
+        """Zeus's Oracle: the lowest mean cost among the configurations where every run reaches
+        the target, exact by enumerating the B x P table (no evaluations)."""
+        b, p = self.oracle
+        return KnownPoint(self.oracle_cost, np.array([b, p]), f"Oracle: batch size {self.trace.batch_sizes[b]} at {self.trace.power_limits[p]} W")
 
     def check_actions(self, bs_index: np.ndarray, pl_index: np.ndarray) -> None:
         """Raise ValueError for an index outside the grid or a (batch size, power limit) the trace lacks."""
@@ -144,9 +221,11 @@ class _Tries:
         self.reach_count = np.zeros((n, B, P))
         self.last = np.zeros((n, 5))  # bs index, pl index, normalised feedback cost, reached, ran
         self.has_last = np.zeros(n, dtype=bool)
+        self.design = np.zeros((n, 2), dtype=np.int64)  # the last try's (bs index, pl index)
 
     def reset(self, rows: np.ndarray) -> None:
-        for arr in (self.rec, self.tries, self.acc_cost, self.acc_energy, self.acc_time, self.last, self.count, self.cost_sum, self.reach_count):
+        for arr in (self.rec, self.tries, self.acc_cost, self.acc_energy, self.acc_time, self.last, self.count, self.cost_sum, self.reach_count,
+                    self.design):
             arr[rows] = 0
         self.min_cost[rows] = np.inf
         self.profiled[rows] = False
@@ -195,6 +274,7 @@ class _Tries:
         self.reach_count[a, bs[a], pl[a]] += reached[a]
         self.last[a] = np.stack([bs[a], pl[a], feedback[a] / p.default_cost, reached[a], ran[a]], axis=1)
         self.has_last |= active
+        self.design[a] = np.stack([bs[a], pl[a]], axis=1)
         done_rec = active & (reached | (self.tries >= p.max_tries))
         info = {
             "batch_size": np.where(active, tr.batch_sizes[bs], 0),
@@ -285,7 +365,9 @@ def _split_actions(problem: BatchSizePowerLimitProblem, actions: np.ndarray, n: 
 
 class BatchSizePowerLimitEnv(gym.Env):
     """One episode of recurrences of one job. Keyword options are those of
-    :class:`BatchSizePowerLimitProblem` (or pass a built ``problem``)."""
+    :class:`BatchSizePowerLimitProblem` (or pass a built ``problem``). The last step's ``info``
+    adds ``design`` (the last try's (bs, pl) indices), ``config``, ``objective``, ``fitness``,
+    ``feasible``, ``overshoot`` and the problem's metrics of that design."""
 
     metadata = {"render_modes": []}
 
@@ -308,6 +390,8 @@ class BatchSizePowerLimitEnv(gym.Env):
         out = {k: v[0].item() for k, v in info.items()}
         if terminated[0]:
             self._started = False
+            design = self._ep.design[:1]
+            out.update(final_info(self.problem, design, self.problem.evaluate(design), 0))
         return self._ep.observe()[0], float(reward[0]), bool(terminated[0]), False, out
 
 
@@ -316,7 +400,8 @@ class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
     ends resets that sub-env, ignores its action and returns reward 0). Sub-env ``i`` draws its
     runs from its own generator, seeded ``seed + i`` on ``reset(seed=seed)`` like gymnasium's
     ``SyncVectorEnv``, so both agree step for step. ``info`` values are ``(num_envs,)`` arrays
-    with gymnasium's ``_key`` masks."""
+    with gymnasium's ``_key`` masks; the final keys (see :class:`BatchSizePowerLimitEnv`) are
+    masked to the sub-envs whose episode ended."""
 
     def __init__(self, num_envs: int = 1, problem: BatchSizePowerLimitProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
@@ -344,4 +429,8 @@ class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
         bs, pl = _split_actions(self.problem, act, self.num_envs)
         self._ep.reset(resetting)
         reward, terminated, info = self._ep.step(bs, pl, ~resetting, self._rngs)
-        return self._step_result(self._ep.observe(), reward, terminated, self._masked_info(info, ~resetting))
+        info = self._masked_info(info, ~resetting)
+        if terminated.any():
+            design = self._ep.design
+            info.update(self._masked_info(final_info_batch(self.problem, design, self.problem.evaluate(design), terminated), terminated))
+        return self._step_result(self._ep.observe(), reward, terminated, info)

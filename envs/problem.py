@@ -166,8 +166,9 @@ class Problem(abc.ABC):
 
     - ``env_id``: the ``codesign/<Name>-v0`` environment over this problem;
     - ``evaluation_unit``: what one evaluation is (``"design"``; Zeus: ``"recurrence"``);
-    - ``objectives``: every objective of a multi-objective problem (the first is
-      :attr:`objective`); a single-objective problem leaves it empty.
+    - ``objectives``: every objective of a multi-objective problem; a single-objective
+      problem leaves it empty. :attr:`objective` is then either one of them (a constrained
+      form: minimise one subject to the others) or their scalarization (its own name).
     """
 
     env_id: str = ""

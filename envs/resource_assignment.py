@@ -5,9 +5,13 @@ indices ``(pe_level, buffer_level)`` into the PE and buffer tables (ConfuciuX's 
 The per-layer cost comes from the dataflow cost model, priced for every action once at
 construction (:mod:`codesign_gym.costmodels.resource_assignment`), so a step is an index.
 
-The single env and the natively batched vector env share :class:`ResourceAssignmentProblem`
-(the tables, budget and normalisation) and :class:`_Episodes` (the batched episode logic).
-See ``docs/envs/resource_assignment.md`` for spaces, reward and ``info`` keys.
+:class:`ResourceAssignmentProblem` is the problem (design space, batched :meth:`evaluate`, exact
+optimum); the single env and the natively batched vector env are episode layers over it that
+share :class:`_Episodes` (the batched episode logic). A design is the (2L,) vector of PE level
+indices then buffer level indices; :meth:`ResourceAssignmentProblem.action_index` /
+:meth:`~ResourceAssignmentProblem.split_action` are the one mapping between a per-layer (PE,
+buffer) pair and its flat index into the (L, P*B) cost tables. See
+``docs/envs/resource_assignment.md`` for spaces, reward and ``info`` keys.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from codesign_gym.costmodels.dataflow import ALIASES as DATAFLOW_ALIASES
 from codesign_gym.costmodels.resource_assignment import (
     CFX_BUFFER_LEVELS,
     CFX_PE_LEVELS,
@@ -25,31 +30,41 @@ from codesign_gym.costmodels.resource_assignment import (
     Budget,
     LayerCostTable,
     corner_budget,
-    design_metrics,
     layer_cost_table,
 )
 from codesign_gym.costmodels.workloads import LayerTable, LayerType, get_workload
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
 from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
 
-#: The env accepts ConfuciuX's dataflow names as aliases of ours.
-DATAFLOW_ALIASES = {"dla": "cfx_dla", "shi": "cfx_shi", "eye": "cfx_eye"}
 _DIMS = ("K", "C", "Y", "X", "R", "S", "stride")
 _NUM_TYPES = len(LayerType)
+#: Unit of each objective.
+OBJECTIVE_UNITS = {"latency": "cycles", "energy": "pJ", "edp": "cycles*pJ"}
+#: MAESTRO's area and power units (its closed forms, :mod:`codesign_gym.costmodels.dataflow.hardware`).
+CONSTRAINT_UNITS = {"area": "um^2 (MAESTRO)", "power": "mW (MAESTRO)"}
+#: (metric, unit, table field) of the summed per-layer metrics :meth:`ResourceAssignmentProblem.evaluate` reports.
+_SUMMED = (("latency_cycles", "cycles", "runtime_cycles"), ("energy_pj", "pJ", "energy_pj"),
+           ("area", CONSTRAINT_UNITS["area"], "area"), ("power", CONSTRAINT_UNITS["power"], "power"))
 
 
-class ResourceAssignmentProblem:
-    """The priced problem: cost tables, budget, reward normalisation and batched design scoring.
+class ResourceAssignmentProblem(Problem):
+    """The priced problem: cost tables, budget, reward normalisation and batched design evaluation.
+
+    A design is the (2L,) vector ``[pe_0 .. pe_{L-1}, buffer_0 .. buffer_{L-1}]`` of level
+    indices, in the workload's layer order.
 
     Args:
         workload: zoo name, ``cfx/<name>``, path of a layer-table CSV, or a :class:`LayerTable`.
         dataflow: a built-in dataflow name (``cfx_dla``/``dla``, ``cfx_shi``/``shi``, ``cfx_eye``/``eye``, ``kcp``, ...).
         objective: ``latency`` (cycles), ``energy`` (pJ, MAESTRO's total) or ``edp`` (whole-model
-            latency x energy, not separable).
+            latency x energy, cycles*pJ, not separable).
         constraint: ``area`` or ``power``; may carry the ratio as ``"area:0.5"``.
         constraint_ratio: budget = low + ratio * (high - low) over ConfuciuX's four corner designs; 0 < ratio <= 1.
         pe_levels, buffer_levels: the level tables (ConfuciuX's by default).
     """
+
+    env_id = "codesign/ResourceAssignment-v0"
 
     def __init__(
         self,
@@ -68,30 +83,67 @@ class ResourceAssignmentProblem:
         if len(self.layers) == 0:
             raise ValueError("the layer table is empty; expected at least one layer")
         self.dataflow = DATAFLOW_ALIASES.get(dataflow, dataflow)
-        self.objective = objective
+        self.objective = Objective(objective, OBJECTIVE_UNITS[objective], "min")
         self.table: LayerCostTable = layer_cost_table(self.layers, self.dataflow, pe_levels, buffer_levels)
         self.budget: Budget = corner_budget(self.table, kind, ratio)
         self.num_layers = len(self.layers)
         self.num_pe_levels = int(self.table.pe_levels.size)
         self.num_buffer_levels = int(self.table.buffer_levels.size)
+        L = self.num_layers
+        self.space = DesignSpace([f"pe_{i}" for i in range(L)] + [f"buffer_{i}" for i in range(L)],
+                                 [self.num_pe_levels] * L + [self.num_buffer_levels] * L)
+        self._options = _options(workload, dataflow, objective, constraint, constraint_ratio, pe_levels, buffer_levels)
+        constraint_name = str(constraint) if constraint_ratio is None else f"{kind}:{ratio}"
+        self._label = f"{self._options['workload']}|{dataflow}|{objective}|{constraint_name}"
+        self._optimum: tuple[KnownPoint | None] | None = None  # computed on first use
 
-        flat = lambda a: a.reshape(self.num_layers, -1)  # noqa: E731  (L, P*B)
+        flat = lambda a: a.reshape(L, -1)  # noqa: E731  (L, P*B), column = action_index(pe, buffer)
         self.latency = flat(self.table.runtime_cycles)
         self.energy = flat(self.table.energy_pj)
         self.constraint_cost = flat(self.table.metric(kind))
+        self._summed = {name: flat(getattr(self.table, field)) for name, _, field in _SUMMED}
         # Normalisation: the unconstrained lower bound, sum over layers of the cheapest action.
         self.latency_norm = float(self.latency.min(axis=1).sum())
         self.energy_norm = float(self.energy.min(axis=1).sum())
         self.layer_dims_norm = self._normalised_dims()
 
-    # ------------------------------------------------------------------ scoring
+    @property
+    def label(self) -> str:
+        """``"{workload}|{dataflow}|{objective}|{constraint}"`` as given (the ``problem`` column of results)."""
+        return self._label
+
+    # ------------------------------------------------------------------ the grid: one indexing
+    def action_index(self, pe: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+        """Flat action index ``pe * B + buffer`` (any shape) into the (L, P*B) cost tables."""
+        return np.asarray(pe) * self.num_buffer_levels + np.asarray(buffer)
+
+    def split_action(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(PE level index, buffer level index) of flat action indices (any shape)."""
+        return np.divmod(np.asarray(action), self.num_buffer_levels)
+
+    def layer_actions(self, designs: np.ndarray) -> np.ndarray:
+        """Flat action index of every layer, (N, L), of designs (N, 2L)."""
+        L = self.num_layers
+        return self.action_index(designs[:, :L], designs[:, L:])
+
+    def design_of(self, actions: np.ndarray) -> np.ndarray:
+        """Designs (..., 2L) int64 from per-layer flat action indices (..., L)."""
+        pe, buffer = self.split_action(actions)
+        return np.concatenate([pe, buffer], axis=-1).astype(np.int64)
+
+    # ------------------------------------------------------------------ evaluation
     def objective_of(self, latency: np.ndarray, energy: np.ndarray) -> np.ndarray:
         """Whole-model objective from summed latency (cycles) and energy (pJ)."""
-        if self.objective == "latency":
+        if self.objective.name == "latency":
             return latency
-        if self.objective == "energy":
+        if self.objective.name == "energy":
             return energy
         return latency * energy
+
+    @property
+    def separable(self) -> bool:
+        """Whether the objective is a sum of per-layer costs (latency, energy; not edp)."""
+        return self.objective.name != "edp"
 
     @property
     def objective_norm(self) -> float:
@@ -104,53 +156,57 @@ class ResourceAssignmentProblem:
         bound on any design's objective, used to rank infeasible designs below feasible ones."""
         return float(self.objective_of(self.latency.max(axis=1).sum(), self.energy.max(axis=1).sum()))
 
-    def evaluate_designs(self, pe_index: np.ndarray, buffer_index: np.ndarray) -> dict[str, np.ndarray]:
-        """Score a batch of complete designs.
+    def infeasible_fitness(self, overshoot: np.ndarray) -> np.ndarray:
+        """The penalty of a design ``overshoot`` (fraction of the budget, >= 0) over budget:
+        ``worst_objective / objective_norm * (1 + overshoot)``, above every feasible fitness.
+        Fitness of infeasible designs and (negated) the return of over-budget episodes."""
+        return self.worst_objective / self.objective_norm * (1.0 + np.asarray(overshoot))
 
-        Args:
-            pe_index, buffer_index: integer level indices, shape ``(N, L)`` in the workload's layer order.
-        Returns:
-            ``(N,)`` arrays: ``objective``, ``latency`` (cycles), ``energy`` (pJ), ``edp``,
-            ``constraint`` (summed area or power), ``feasible`` (constraint <= budget).
+    def evaluate(self, designs: np.ndarray) -> Evaluation:
+        """Evaluate designs (N, 2L) int.
+
+        ``fitness`` is the objective over :attr:`objective_norm` when feasible, else
+        :meth:`infeasible_fitness`; ``objective`` is the raw objective (also of an infeasible
+        design). Metrics (N,): ``latency_cycles``, ``energy_pj``, ``edp`` (cycles*pJ), summed
+        ``area`` and ``power``, ``budget_used`` (the summed constraint kind) and ``budget`` (its limit).
         """
-        pe_index = self._check_index("pe_index", pe_index, self.num_pe_levels)
-        buffer_index = self._check_index("buffer_index", buffer_index, self.num_buffer_levels)
-        metrics = design_metrics(self.table, pe_index, buffer_index)
-        metrics["objective"] = metrics[self.objective]
-        metrics["constraint"] = metrics[self.budget.kind]
-        metrics["feasible"] = metrics["constraint"] <= self.budget.value
-        return metrics
+        designs = self.space.check(designs)
+        actions = self.layer_actions(designs)
+        layer = np.arange(self.num_layers)
+        metrics = {name: self._summed[name][layer, actions].sum(axis=-1) for name, _, _ in _SUMMED}
+        metrics["edp"] = metrics["latency_cycles"] * metrics["energy_pj"]
+        metrics["budget_used"] = metrics[self.budget.kind]
+        metrics["budget"] = np.full(len(designs), self.budget.value)
+        objective = self.objective_of(metrics["latency_cycles"], metrics["energy_pj"])
+        feasible = metrics["budget_used"] <= self.budget.value
+        overshoot = np.maximum(metrics["budget_used"] - self.budget.value, 0.0) / self.budget.value
+        fitness = np.where(feasible, objective / self.objective_norm, self.infeasible_fitness(overshoot))
+        units = {name: unit for name, unit, _ in _SUMMED}
+        units.update(edp="cycles*pJ", budget_used=CONSTRAINT_UNITS[self.budget.kind], budget=CONSTRAINT_UNITS[self.budget.kind])
+        return Evaluation(fitness, objective, feasible, overshoot, metrics, units)
 
-    # ------------------------------------------------------------------ black-box view
-    @property
-    def design_nvec(self) -> np.ndarray:
-        """Choices per design variable for search methods: a design is the (2L,) vector
-        ``[pe_level_0 .. pe_level_{L-1}, buffer_level_0 .. buffer_level_{L-1}]``."""
-        return np.array([self.num_pe_levels] * self.num_layers + [self.num_buffer_levels] * self.num_layers)
-
-    def score(self, designs: np.ndarray) -> Evaluation:
-        """Score designs (N, 2L) for search methods (see :class:`codesign_gym.envs.design_space.Evaluation`).
-
-        Fitness is the objective over :attr:`objective_norm` when feasible; an infeasible design
-        gets the worst possible objective (every layer at its costliest action) over the norm,
-        times ``1 + overshoot``, so it ranks below every feasible design.
-        """
-        designs = np.asarray(designs)
+    def to_config(self, design: np.ndarray) -> dict[str, Any]:
+        """A design (2L,) as per-layer ``pe`` (PE counts) and ``buffer`` (buffer levels, the dataflow's KTileSz)."""
+        design = self.space.check(np.asarray(design)[None, :])[0]
         L = self.num_layers
-        if designs.ndim != 2 or designs.shape[1] != 2 * L:
-            raise ValueError(f"designs have shape {designs.shape}; expected (N, {2 * L})")
-        m = self.evaluate_designs(designs[:, :L], designs[:, L:])
-        overshoot = np.maximum(m["constraint"] - self.budget.value, 0.0) / self.budget.value
-        fitness = np.where(m["feasible"], m["objective"], self.worst_objective * (1.0 + overshoot)) / self.objective_norm
-        return Evaluation(fitness=fitness, objective=m["objective"], feasible=m["feasible"])
+        return {"pe": self.table.pe_levels[design[:L]].tolist(), "buffer": self.table.buffer_levels[design[L:]].tolist()}
 
-    def _check_index(self, name: str, index: np.ndarray, levels: int) -> np.ndarray:
-        index = np.asarray(index)
-        if index.ndim != 2 or index.shape[1] != self.num_layers:
-            raise ValueError(f"{name} has shape {index.shape}; expected (N, {self.num_layers})")
-        if index.dtype.kind not in "iu" or (index.size and (index.min() < 0 or index.max() >= levels)):
-            raise ValueError(f"{name} holds {index.min()}..{index.max()}; expected integers in 0..{levels - 1}")
-        return index
+    def optimum(self) -> KnownPoint | None:
+        """The exact optimum for separable objectives (latency, energy), None for ``edp``: the
+        multiple-choice knapsack over the layer-cost tables (:mod:`codesign_gym.envs.knapsack`;
+        it reads the tables and prices no whole design: 0 evaluations). Solved once, then cached."""
+        if self._optimum is None:
+            self._optimum = (self._solve_optimum(),)
+        return self._optimum[0]
+
+    def _solve_optimum(self) -> KnownPoint | None:
+        from codesign_gym.envs.knapsack import solve_multiple_choice_knapsack
+
+        if not self.separable:
+            return None
+        cost = self.latency if self.objective.name == "latency" else self.energy
+        sol = solve_multiple_choice_knapsack(cost, self.constraint_cost, self.budget.value)
+        return KnownPoint(sol.objective, self.design_of(sol.choice), "multiple-choice knapsack")
 
     def _normalised_dims(self) -> np.ndarray:
         """Per-layer features in [0, 1]: dims / model max (as ConfuciuX) and a one-hot layer type; shape (L, 7 + 4)."""
@@ -158,6 +214,19 @@ class ResourceAssignmentProblem:
         dims = dims / np.maximum(dims.max(axis=0, keepdims=True), 1)
         onehot = np.eye(_NUM_TYPES)[self.layers.type - 1]
         return np.concatenate([dims, onehot], axis=1)
+
+
+def _options(workload, dataflow, objective, constraint, constraint_ratio, pe_levels, buffer_levels) -> dict[str, Any]:
+    """The JSON-able keyword options that rebuild the problem (a LayerTable workload by its name)."""
+    options: dict[str, Any] = {"workload": workload.name if isinstance(workload, LayerTable) else str(workload),
+                               "dataflow": dataflow, "objective": objective, "constraint": constraint}
+    if constraint_ratio is not None:
+        options["constraint_ratio"] = float(constraint_ratio)
+    if tuple(np.asarray(pe_levels).tolist()) != CFX_PE_LEVELS:
+        options["pe_levels"] = np.asarray(pe_levels).tolist()
+    if tuple(np.asarray(buffer_levels).tolist()) != CFX_BUFFER_LEVELS:
+        options["buffer_levels"] = np.asarray(buffer_levels).tolist()
+    return options
 
 
 def _parse_constraint(constraint: str, ratio: float | None) -> tuple[str, float]:
@@ -177,8 +246,8 @@ class _Episodes:
     """Batched episode state and transitions for ``n`` independent episodes of one problem.
 
     Arrays: ``order`` (n, L) layer permutation, ``t`` (n,) steps taken, ``used`` (n,) summed
-    constraint, ``lat``/``eng`` (n,) summed latency/energy, ``ret`` (n,) return so far,
-    ``pe``/``buf`` (n, L) chosen level indices in the workload's layer order (-1 unset).
+    constraint, ``lat``/``eng`` (n,) summed latency (cycles) / energy (pJ), ``ret`` (n,) return
+    so far, ``design`` (n, 2L) chosen level indices in the problem's design layout (-1 unset).
     """
 
     def __init__(self, problem: ResourceAssignmentProblem, n: int, shuffle: bool):
@@ -193,8 +262,7 @@ class _Episodes:
         self.eng = np.zeros(n)
         self.ret = np.zeros(n)
         self.prev = np.zeros((n, 2), dtype=np.int64)
-        self.pe = np.full((n, L), -1, dtype=np.int64)
-        self.buf = np.full((n, L), -1, dtype=np.int64)
+        self.design = np.full((n, 2 * L), -1, dtype=np.int64)
         # Per-layer bounds used for masks and penalties.
         self._min_constraint = problem.constraint_cost.min(axis=1)
         self._suffix_min_constraint = np.zeros((n, L + 1))
@@ -213,8 +281,12 @@ class _Episodes:
         self._suffix_min_constraint[rows, L] = 0.0
         for arr in (self.t, self.used, self.lat, self.eng, self.ret, self.prev):
             arr[rows] = 0
-        self.pe[rows] = -1
-        self.buf[rows] = -1
+        self.design[rows] = -1
+
+    def final_designs(self) -> np.ndarray:
+        """(n, 2L) designs of the episodes, layers not configured (an episode that went over
+        budget) at level index 0 (still over budget: level 0 costs more than nothing)."""
+        return np.maximum(self.design, 0)
 
     def step(self, action: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Apply ``action`` (n, 2) level indices to the rows where ``active`` (n,) is True.
@@ -225,7 +297,7 @@ class _Episodes:
         p, rows = self.p, np.arange(self.n)
         L = p.num_layers
         layer = self.order[rows, np.minimum(self.t, L - 1)]
-        flat = action[:, 0] * p.num_buffer_levels + action[:, 1]
+        flat = p.action_index(action[:, 0], action[:, 1])
         lat = np.where(active, p.latency[layer, flat], 0.0)
         eng = np.where(active, p.energy[layer, flat], 0.0)
         cost = np.where(active, p.constraint_cost[layer, flat], 0.0)
@@ -233,8 +305,8 @@ class _Episodes:
         self.eng += eng
         self.used += cost
         idx = np.flatnonzero(active)
-        self.pe[idx, layer[idx]] = action[idx, 0]
-        self.buf[idx, layer[idx]] = action[idx, 1]
+        self.design[idx, layer[idx]] = action[idx, 0]
+        self.design[idx, L + layer[idx]] = action[idx, 1]
         self.prev[idx] = action[idx]
         self.t[idx] += 1
 
@@ -242,17 +314,13 @@ class _Episodes:
         done = self.t >= L
         terminated = (over | done) & active
         # Return the episode would have if it ended here (feasible and complete or not).
-        norm = p.objective_norm
-        complete_return = -p.objective_of(self.lat, self.eng) / norm
-        if p.objective == "edp":
-            running_return = np.where(done, complete_return, 0.0)
-        else:
-            running_return = complete_return  # separable: -sum of per-layer costs so far
-        # Over budget: the return becomes that of the worst possible design (every layer at its
-        # costliest action) scaled up by the overshoot, so it ranks below every feasible episode.
+        complete_return = -p.objective_of(self.lat, self.eng) / p.objective_norm
+        # separable: -sum of per-layer costs so far; edp: nothing until the model is complete
+        running_return = complete_return if p.separable else np.where(done, complete_return, 0.0)
+        # Over budget: the return becomes minus the problem's infeasible fitness (worst design's
+        # objective scaled up by the overshoot), so it ranks below every feasible episode.
         overshoot = (self.used - p.budget.value) / p.budget.value
-        penalised_return = -p.worst_objective / norm * (1.0 + overshoot)
-        new_return = np.where(over, penalised_return, running_return)
+        new_return = np.where(over, -p.infeasible_fitness(overshoot), running_return)
         reward = np.where(active, new_return - self.ret, 0.0)
         self.ret = np.where(active, new_return, self.ret)
 
@@ -288,8 +356,9 @@ class _Episodes:
         return obs.astype(np.float32)
 
     def joint_mask(self) -> np.ndarray:
-        """(n, P*B) bool: actions for the next layer that keep the budget reachable, assuming every
-        later layer takes its cheapest action. All True where nothing fits (or the episode is over)."""
+        """(n, P*B) bool over flat action indices: actions for the next layer that keep the budget
+        reachable, assuming every later layer takes its cheapest action. All True where nothing
+        fits (or the episode is over)."""
         p = self.p
         L = p.num_layers
         rows = np.arange(self.n)
@@ -302,7 +371,8 @@ class _Episodes:
         return mask
 
     def dim_masks(self, joint: np.ndarray) -> np.ndarray:
-        """Per-dimension masks (n, P + B) from a joint mask: a level is allowed if some partner fits."""
+        """Per-dimension masks (n, P + B) from a joint mask: a level is allowed if some partner fits
+        (the flat index is row-major over (PE, buffer), see ``action_index``)."""
         j = joint.reshape(self.n, self.p.num_pe_levels, self.p.num_buffer_levels)
         return np.concatenate([j.any(axis=2), j.any(axis=1)], axis=1)
 
@@ -320,7 +390,9 @@ def _observation_space(problem: ResourceAssignmentProblem, with_mask: bool) -> s
 class ResourceAssignmentEnv(gym.Env):
     """Single-episode environment. Keyword options are those of :class:`ResourceAssignmentProblem`
     plus ``shuffle_layers`` (new random layer order per episode, as ConfuciuX) and
-    ``action_mask_in_obs`` (Dict observation with a per-dimension ``action_mask``)."""
+    ``action_mask_in_obs`` (Dict observation with a per-dimension ``action_mask``). The final
+    ``info`` of an episode also carries the problem's final-info keys
+    (:mod:`codesign_gym.envs.episode_info`) for the episode's design."""
 
     metadata = {"render_modes": []}
 
@@ -354,9 +426,8 @@ class ResourceAssignmentEnv(gym.Env):
         out["action_mask"] = joint[0]
         if terminated[0]:
             self._started = False
-            out["design_pe"] = self.problem.table.pe_levels[np.maximum(self._ep.pe[0], 0)] * (self._ep.pe[0] >= 0)
-            out["design_buffer"] = self.problem.table.buffer_levels[np.maximum(self._ep.buf[0], 0)] * (self._ep.buf[0] >= 0)
-            out["objective"] = float(self.problem.objective_of(self._ep.lat[0], self._ep.eng[0]))
+            design = self._ep.final_designs()
+            out.update(final_info(self.problem, design, self.problem.evaluate(design), 0))
         return self._obs(joint), float(reward[0]), bool(terminated[0]), False, out
 
     def _obs(self, joint: np.ndarray):
@@ -369,7 +440,8 @@ class ResourceAssignmentEnv(gym.Env):
 class ResourceAssignmentVectorEnv(NextStepVectorEnv):
     """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). Same options as
-    :class:`ResourceAssignmentEnv`; ``info`` values are arrays of shape ``(num_envs, ...)``."""
+    :class:`ResourceAssignmentEnv`; ``info`` values are arrays of shape ``(num_envs, ...)``: the
+    step keys masked to the sub-envs that stepped, the final-info keys to those whose episode ended."""
 
     def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
@@ -399,14 +471,27 @@ class ResourceAssignmentVectorEnv(NextStepVectorEnv):
             raise ValueError(f"action {act[i].tolist()} of sub-env {i} is outside the action space; expected pe in 0..{limits[0] - 1}, buffer in 0..{limits[1] - 1}")
         self._ep.reset(resetting, self.np_random)
         reward, terminated, info = self._ep.step(act, ~resetting)
-        pe, buf = self._ep.pe, self._ep.buf
-        info["design_pe"] = np.where(pe >= 0, self.problem.table.pe_levels[np.maximum(pe, 0)], 0)
-        info["design_buffer"] = np.where(buf >= 0, self.problem.table.buffer_levels[np.maximum(buf, 0)], 0)
-        info["objective"] = self.problem.objective_of(self._ep.lat, self._ep.eng)
         info["action_mask"] = joint = self._ep.joint_mask()
         # a row that just reset reports no step
         info = self._masked_info(info, ~resetting)
+        if terminated.any():
+            self._add_final_info(info, terminated)
         return self._step_result(self._obs(joint), reward, terminated, info)
+
+    def _add_final_info(self, info: dict[str, Any], ended: np.ndarray) -> None:
+        """Put the final-info values of the episodes that ``ended`` (num_envs,) into ``info``: keys
+        the step also reports take the final value in those rows; the others are masked to them."""
+        idx = np.flatnonzero(ended)
+        designs = self._ep.final_designs()[idx]
+        values = final_info_batch(self.problem, designs, self.problem.evaluate(designs), np.ones(idx.size, dtype=bool))
+        for key, value in values.items():
+            full = np.empty((self.num_envs,) + value.shape[1:], dtype=value.dtype) if value.dtype == object else \
+                np.zeros((self.num_envs,) + value.shape[1:], dtype=value.dtype)
+            full[idx] = value
+            if key in info:
+                info[key] = np.where(ended.reshape((-1,) + (1,) * (value.ndim - 1)), full, info[key])
+            else:
+                info[key], info["_" + key] = full, ended.copy()
 
     def _obs(self, joint: np.ndarray):
         obs = self._ep.observe()

@@ -4,22 +4,47 @@ With NEXT_STEP autoreset, the step after a sub-env's episode ends resets that su
 stepping it: its action is ignored, its reward is 0 and it is not terminated. Each env keeps its
 own episode logic and action checks; :class:`NextStepVectorEnv` keeps which rows reset, the
 batched spaces and gymnasium's ``info[key]`` / ``info["_" + key]`` masks.
+:class:`EpisodeBatchVectorEnv` and :class:`EpisodeEnv` step one batched episode state
+(``num_envs`` rows, or one row for the single env).
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+
+from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.problem import Evaluation
 
 
 def check_started(started: bool) -> None:
     """Raise the envs' error for a step taken before ``reset()`` (single and vector envs)."""
     if not started:
         raise RuntimeError("call reset() before step()")
+
+
+def design_actions(actions: Any, nvec: np.ndarray, num_envs: int | None = None) -> np.ndarray:
+    """Actions that are whole designs, as (N, D): a single env's action (D,) (``num_envs`` None)
+    as (1, D), or a vector env's (num_envs, D) integers. The range is the problem's to check
+    (``space.check``).
+
+    Raises:
+        ValueError: naming the action (or the actions' shape and dtype) and the expected shape.
+    """
+    act = np.asarray(actions)
+    nvec = np.asarray(nvec)
+    if num_envs is None:
+        if act.shape != nvec.shape:
+            raise ValueError(f"action {actions!r} is outside the action space; expected {nvec.size} integer indices (nvec={nvec.tolist()})")
+        return act[None, :]
+    if act.shape != (num_envs, nvec.size) or act.dtype.kind not in "iu":
+        raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({num_envs}, {nvec.size})")
+    return act
 
 
 class NextStepVectorEnv(VectorEnv):
@@ -80,8 +105,10 @@ class NextStepVectorEnv(VectorEnv):
 class EpisodeBatchVectorEnv(NextStepVectorEnv):
     """A :class:`NextStepVectorEnv` whose episodes live in one batched state ``self._ep`` with
     ``reset(rows)``, ``observe() -> (num_envs, ...)`` and ``step(actions, active) -> (reward,
-    done, metrics or None, designs)``. ``info`` holds the metrics named by ``INFO_KEYS`` and
-    ``design`` (num_envs, D), masked to the episodes that ended."""
+    done, metrics or None, designs)``, masked to the episodes that ended: where ``metrics`` is an
+    :class:`~codesign_gym.envs.problem.Evaluation` of ``self.problem``, ``info`` is
+    :func:`~codesign_gym.envs.episode_info.final_info_batch` (every final-info key and metric);
+    where it is a dict, ``info`` holds the metrics named by ``INFO_KEYS`` and ``design`` (num_envs, D)."""
 
     INFO_KEYS: tuple[str, ...] = ()
 
@@ -95,5 +122,49 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
         return gymnasium's step tuple."""
         self._ep.reset(resetting)
         reward, done, metrics, designs = self._ep.step(actions, ~resetting)
-        info = {} if metrics is None else self._masked_info({**metrics, "design": designs}, done, tuple(self.INFO_KEYS) + ("design",))
+        if metrics is None:
+            info = {}
+        elif isinstance(metrics, Evaluation):
+            info = self._masked_info(final_info_batch(self.problem, designs, metrics, done), done)
+        else:
+            info = self._masked_info({**metrics, "design": designs}, done, tuple(self.INFO_KEYS) + ("design",))
         return self._step_result(self._ep.observe(), reward, done, info)
+
+
+class EpisodeEnv(gym.Env):
+    """A single env over the batched episode state of :class:`EpisodeBatchVectorEnv` with one
+    row: ``self._ep`` (``step`` returning an :class:`~codesign_gym.envs.problem.Evaluation` of
+    ``self.problem``). A subclass sets ``problem``, the spaces and ``_ep`` in ``__init__`` and
+    implements :meth:`_check_action`; it may override :meth:`_reset_info` and :meth:`_step_info`.
+    The final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info`."""
+
+    metadata = {"render_modes": []}
+    _started = False
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        """``action`` as the (1, ...) batch ``_ep.step`` takes; ValueError outside the action space."""
+        raise NotImplementedError
+
+    def _reset_info(self) -> dict[str, Any]:
+        """``info`` of ``reset``."""
+        return {}
+
+    def _step_info(self) -> dict[str, Any]:
+        """``info`` of a step that does not end the episode."""
+        return {}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._ep.reset(np.ones(1, dtype=bool))
+        self._started = True
+        return self._ep.observe()[0], self._reset_info()
+
+    def step(self, action):
+        check_started(self._started)
+        reward, done, evaluation, designs = self._ep.step(self._check_action(action), np.ones(1, dtype=bool))
+        if done[0]:
+            info = final_info(self.problem, designs, evaluation, 0)
+            self._started = False
+        else:
+            info = self._step_info()
+        return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info

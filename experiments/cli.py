@@ -18,13 +18,16 @@ from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from codesign_gym.experiments import bench_commands, costmodel_commands, run_commands, sweep_cli, workload_commands
+    from codesign_gym.experiments.bench import commands as bench_commands
+    from codesign_gym.experiments.commands import costmodel, workloads
+    from codesign_gym.experiments.runner import commands as run_commands
+    from codesign_gym.experiments.sweep import cli as sweep_cli
 
     parser = argparse.ArgumentParser(prog="codesign-gym", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    costmodel_commands.add_parser(sub)
+    costmodel.add_parser(sub)
     bench_commands.add_parser(sub)
-    workload_commands.add_parser(sub)
+    workloads.add_parser(sub)
     run_commands.add_parser(sub)
     sweep_cli.add_parser(sub)
     version = sub.add_parser("version", help="print the package version and git commit")
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_version(_args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.provenance import version_string
+    from codesign_gym.experiments.runner.provenance import version_string
 
     print(version_string())
     return 0

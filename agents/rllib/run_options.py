@@ -8,8 +8,11 @@ spec to every RLlib method (its ``rllib`` argument); nothing is global:
   ``num_gpus_per_learner`` GPUs), CPUs per env runner;
 - hyperparameters a sweep may vary: ``lr``, ``episodes_per_batch``;
 - fault tolerance: failed env runners are restarted (RLlib's ``restart_failed_env_runners``);
-- checkpoints: with ``checkpoint_dir`` set, training resumes from the last checkpoint there and
-  saves one every ``checkpoint_every`` training iterations and when the budget is reached.
+- checkpoints: with ``checkpoint_dir`` set, each run (method x seed) resumes from the last
+  checkpoint in ``<checkpoint_dir>/<method>-seed<seed>/`` and saves one there every
+  ``checkpoint_every`` training iterations and when its episodes are done;
+- TensorBoard: with ``tensorboard_dir`` set, each run writes every training iteration's numeric
+  RLlib metrics and its best feasible objective to ``<tensorboard_dir>/<method>-seed<seed>/``.
 
 Options left ``None`` keep what the experiment asked for.
 """
@@ -47,6 +50,7 @@ class RLlibOptions:
         max_num_env_runner_restarts: restarts allowed per env runner.
         checkpoint_dir: where RLlib checkpoints go and where training resumes from.
         checkpoint_every: training iterations between checkpoints (>= 1).
+        tensorboard_dir: where TensorBoard event files go (None: none are written).
     """
 
     num_env_runners: int | None = None
@@ -60,6 +64,7 @@ class RLlibOptions:
     max_num_env_runner_restarts: int = 1000
     checkpoint_dir: str | None = None
     checkpoint_every: int = 10
+    tensorboard_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("num_env_runners", "num_learners"):
@@ -99,9 +104,9 @@ class RLlibOptions:
         )
 
 
-#: Names a sweep may vary or a command line may set (all fields but the checkpoint plumbing).
+#: Names a sweep may vary or a command line may set (all fields but the checkpoint and TensorBoard plumbing).
 OPTION_NAMES: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(RLlibOptions) if f.name not in ("checkpoint_dir", "checkpoint_every")
+    f.name for f in dataclasses.fields(RLlibOptions) if f.name not in ("checkpoint_dir", "checkpoint_every", "tensorboard_dir")
 )
 #: The resource options every training command line takes.
 RESOURCE_OPTION_NAMES: tuple[str, ...] = ("num_env_runners", "envs_per_runner", "num_learners", "num_gpus_per_learner", "num_cpus_per_env_runner")

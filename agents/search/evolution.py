@@ -10,7 +10,7 @@ from collections import deque
 import numpy as np
 
 from codesign_gym.agents.search.base import SearchMethod
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.problem import Evaluation
 
 
 class RegularizedEvolution(SearchMethod):

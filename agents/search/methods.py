@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from codesign_gym.agents.search.base import SearchMethod
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.envs.problem import Evaluation
 
 
 class RandomSearch(SearchMethod):

@@ -75,6 +75,8 @@ SIZING = ("pe_x", "pe_y", "l1_words", "l2_kib", "dram_words_per_cycle")
 NUM_EDGES = len(nb201.EDGES)
 NUM_OPS = len(nb201.OPS)
 NUM_DIMS = len(CONV_DIMS)
+#: |log2(EDP / reference EDP)| is clipped here wherever a score uses it (it bounds every feasible score).
+LOG2_CLIP = 20.0
 #: Technology (nm) and clock (MHz) of the eyeriss_like reference design (its ERT is 32 nm).
 _EYERISS_NODE = (32.0, 200.0)
 
@@ -311,6 +313,40 @@ class NAASSpace:
         counts = self._layers.counts
         ew_cycles, ew_energy = elementwise_cost(c.accelerator, self._reads, self._writes)
         return c.fixed_cycles + counts @ c.cell_cycles + ew_cycles, c.fixed_energy_pj + counts @ c.cell_energy_pj + ew_energy
+
+    def log2_edp_ratio(self, edp) -> np.ndarray:
+        """``log2(edp / ref_edp)`` clipped to +-:data:`LOG2_CLIP`; ``edp`` (N,) pJ x cycles (``inf``
+        beyond the cap gives +LOG2_CLIP)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.clip(np.log2(np.asarray(edp) / self.ref_edp), -LOG2_CLIP, LOG2_CLIP)
+
+    def best_networks(self, hardware: Sequence[HardwareDesign], accuracy_target: float | None = None, accuracy_weight: float = 1.0,
+                      edp_weight: float = 1.0, fallback: int = RESNET_INDEX) -> np.ndarray:
+        """The best of the 15,625 cells on each design, exactly: NB201 indices (N,) int64.
+
+        With ``accuracy_target`` (%): the least EDP among cells with accuracy >= the target (none
+        reaches it: the most accurate cells, least EDP among them). Without: the highest
+        ``accuracy_weight * accuracy [%] - edp_weight * log2(EDP / ref_edp)`` (clipped,
+        :meth:`log2_edp_ratio`). Ties go to the lower index; a design beyond the baseline's cap
+        (never priced) gets ``fallback``. One pricing per distinct accelerator (then cached).
+        """
+        out = np.full(len(hardware), fallback, dtype=np.int64)
+        acc = self.accuracies
+        rows_by_key: dict[str, list[int]] = {}
+        for i, hw in enumerate(hardware):
+            if self.overshoot(hw) <= 0:
+                rows_by_key.setdefault(hw.key(), []).append(i)
+        for rows in rows_by_key.values():
+            cycles, energy = self.network_costs(hardware[rows[0]])
+            edp = cycles * energy
+            if accuracy_target is not None:
+                ok = acc >= accuracy_target
+                pool = np.flatnonzero(ok) if ok.any() else np.flatnonzero(acc == acc.max())
+                best = int(pool[np.argmin(edp[pool])])
+            else:
+                best = int(np.argmax(accuracy_weight * acc - edp_weight * self.log2_edp_ratio(edp)))
+            out[rows] = best
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, arch, hardware: Sequence[HardwareDesign | None], strict: bool = False) -> dict[str, np.ndarray]:

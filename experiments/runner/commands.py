@@ -63,7 +63,7 @@ def default_output_dir(experiment: str) -> Path:
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     """The :class:`ExperimentSpec` a ``run <experiment>`` command line asks for."""
     exp = get_experiment(args.experiment)
-    if isinstance(args.budget, bool) or args.budget < 1:
+    if isinstance(args.budget, bool) or args.budget < (0 if exp.problem_budget is not None else 1):
         raise ValueError(f"--budget {args.budget}: expected a positive number of evaluations ({exp.budget_help})")
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: expected a positive number of seeds")

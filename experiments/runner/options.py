@@ -65,10 +65,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, names: tuple
         kind, optional, sequence = _arg_kind(hints[f.name])
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        text = f.metadata.get("help", f.name.replace("_", " "))
+        text = f.metadata.get("help", f.name.replace("_", " ")).replace("%", "%%")
         parser.add_argument("--" + f.name.replace("_", "-"), dest=prefix + f.name, type=_scalar_parser(kind, optional),
                             nargs="+" if sequence else None, choices=f.metadata.get("choices"), default=None,
-                            help=f"{text} (default: {shown})")
+                            help=f"{text} (default: {str(shown).replace('%', '%%')})")
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, prefix: str = _PREFIX, **overrides: Any):

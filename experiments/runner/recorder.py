@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,8 @@ from codesign_gym.envs.problem import Evaluation, KnownPoint, Problem, plain
 from codesign_gym.experiments.runner.results import ResultsWriter, open_results, pending_seeds
 
 ARCHIVES_DIR = "archives"
+#: Seconds between progress lines of a running method.
+PROGRESS_EVERY_S = 10.0
 
 
 class CheckpointRule:
@@ -175,10 +178,14 @@ class Recorder:
         known = self.known(problem)
         rule = CheckpointRule(budget)
         target = ArchivingProblem(problem) if self.archive else problem
+        shown = {"at": time.perf_counter()}
 
         def on_progress(trace: Trace) -> None:
             point = trace.last
             best = point.best_objective if point.feasible else float("nan")
+            if time.perf_counter() - shown["at"] >= PROGRESS_EVERY_S:
+                shown["at"] = time.perf_counter()
+                self.progress(f"  {label} seed {seed}: {point.evals}/{budget} evaluations, best {best:.6g}")
             if rule.wants(point.evals, best) and point.evals < budget:
                 self.writer.write([result_row(self.experiment, problem, label, seed, point, known, final=False)])
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign_gym.experiments.results import read_results
-from codesign_gym.experiments.tables import render_table
+from codesign_gym.experiments.runner.results import read_results
+from codesign_gym.experiments.runner.tables import render_table
 
 GAP_THRESHOLDS = (0.01, 0.05)
 
@@ -112,7 +112,8 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
                 ax.fill_between(grid, lo, hi, alpha=0.15)
     if optimum:
         ax.axhline(optimum, color="k", linestyle="--", linewidth=1, label="exact optimum")
-    ax.set_xscale("log")
+    if any(np.isfinite(line.get_ydata()).any() for line in ax.get_lines()):  # a log axis of no finite point fails
+        ax.set_xscale("log")
     ax.set_xlabel("whole-design evaluations")
     ax.set_ylabel("best feasible objective")
     ax.set_title(problem)

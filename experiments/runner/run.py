@@ -33,10 +33,11 @@ def method_options(exp: ExperimentDef, spec: ExperimentSpec, problem: Problem) -
 
 
 def planned_runs(exp: ExperimentDef, spec: ExperimentSpec) -> list[tuple[Problem, list]]:
-    """[(problem, [method objects])] in run order; unknown method names fail here."""
+    """[(problem, [method objects])] in run order; unknown method names fail here. A problem's own
+    method list (``ExperimentDef.problems``) wins; None takes the spec's methods, else the defaults."""
     runs = []
     for problem, methods in exp.problems(spec.options):
-        names = check_methods(spec.methods or methods or exp.default_methods)
+        names = check_methods(methods or spec.methods or exp.default_methods)
         opts = method_options(exp, spec, problem)
         runs.append((problem, [make_method(name, **opts) for name in names]))
     return runs
@@ -57,23 +58,31 @@ def run_experiment(spec: ExperimentSpec, progress: Callable[[str], None] = print
             known = recorder.known(problem)
             progress(f"{problem.label}: optimum {_fmt(known['optimum'])}, reference {_fmt(known['reference'])}")
             for method in methods:
-                _run_method(recorder, problem, method, spec, progress)
+                _run_method(recorder, problem, method, spec, run_budget(exp, spec, problem), progress)
     if spec.report:
         render_reports(spec.output_dir, exp, spec.options)
     return Path(spec.output_dir)
 
 
-def _run_method(recorder: Recorder, problem: Problem, method, spec: ExperimentSpec, progress: Callable[[str], None]) -> None:
+def run_budget(exp: ExperimentDef, spec: ExperimentSpec, problem: Problem) -> int:
+    """The spec's budget, or where it is 0 the problem's own (:attr:`ExperimentDef.problem_budget`)."""
+    if spec.budget == 0 and exp.problem_budget is not None:
+        return int(exp.problem_budget(problem))
+    return spec.budget
+
+
+def _run_method(recorder: Recorder, problem: Problem, method, spec: ExperimentSpec, budget: int, progress: Callable[[str], None]) -> None:
     why = method.supports(problem)
     if why:
         progress(f"  {method.name}: skipped ({why})")
         return
-    for seed in recorder.pending(problem, method.name, spec.seeds):
+    label = spec.labels.get(method.name, method.name)
+    for seed in recorder.pending(problem, label, spec.seeds):
         t0 = time.perf_counter()
-        trace = recorder.run(problem, method, seed, spec.budget)
+        trace = recorder.run(problem, method, seed, budget, label=label)
         point = trace.last
         shown = f"{point.best_objective:.6g} {problem.objective.unit}" if point.feasible else "none feasible"
-        progress(f"  {method.name} seed {seed}: best {shown} after {point.evals} evaluations ({time.perf_counter() - t0:.1f} s)")
+        progress(f"  {label} seed {seed}: best {shown} after {point.evals} evaluations ({time.perf_counter() - t0:.1f} s)")
 
 
 def render_reports(output_dir: str | Path, exp: ExperimentDef, options) -> list[Path]:

@@ -55,6 +55,8 @@ class ExperimentDef:
             plots, from ``results.csv`` and the archives only.
         archive: keep every evaluation of every run (reports that need all designs).
         budget_help: what ``--budget`` counts, where it is not one design.
+        problem_budget: ``problem_budget(problem) -> int``: the budget of runs on ``problem``
+            when the spec's is 0 (Zeus: the problem's ``2 |B| |P|`` recurrences); None: 0 is refused.
     """
 
     name: str
@@ -68,6 +70,7 @@ class ExperimentDef:
     report: Callable[[Path, Any], list[Path]] | None = None
     archive: bool = False
     budget_help: str = "evaluations per method and seed (one evaluation prices one whole design)"
+    problem_budget: Callable[[Problem], int] | None = None
 
 
 @dataclasses.dataclass
@@ -78,13 +81,15 @@ class ExperimentSpec:
         experiment: the experiment's name.
         options: an instance of its options dataclass.
         methods: method names (None: each problem's default).
-        budget: evaluations per run (the problem's ``evaluation_unit``).
+        budget: evaluations per run (the problem's ``evaluation_unit``); 0: each problem's own
+            (:attr:`ExperimentDef.problem_budget`), where the experiment has one.
         seeds: the seeds to run.
         output_dir: where results go (an existing run there is resumed).
         address: a Ray cluster to join (None: ``$RAY_ADDRESS``, else an embedded local Ray).
         rllib: RLlib resources and options of RL methods (explicit; nothing is global).
         method_params: further method options (a sweep's hyperparameters: ``lr``, ``batch_size``, ...).
         report: render reports when the run ends (a sweep trial does not).
+        labels: method name -> the name its rows carry (a sweep's ``genetic[batch_size=16]``).
     """
 
     experiment: str
@@ -97,6 +102,7 @@ class ExperimentSpec:
     rllib: RLlibOptions = dataclasses.field(default_factory=RLlibOptions)
     method_params: dict = dataclasses.field(default_factory=dict)
     report: bool = True
+    labels: dict = dataclasses.field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
         """What names the run, recorded in ``run_config.json`` (more methods or seeds extend a run)."""

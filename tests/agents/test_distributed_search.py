@@ -7,8 +7,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from codesign_gym.agents.search import make_search_method, run_search  # noqa: E402
-from codesign_gym.agents.search.distributed import DistributedProblem, run_search_distributed  # noqa: E402
+from codesign_gym.agents.method import BestSoFar  # noqa: E402
+from codesign_gym.agents.search import Search, make_search_method, run_search  # noqa: E402
+from codesign_gym.agents.search.distributed import DistributedProblem  # noqa: E402
 from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem  # noqa: E402
 
 
@@ -33,14 +34,17 @@ def test_without_ray_is_a_clear_error(problem):
 
 @pytest.mark.parametrize("method", ["random", "genetic"])
 def test_distributed_trace_equals_local_trace(embedded_ray, problem, method):
-    local = run_search(make_search_method(method, problem.design_nvec, seed=3), problem, 1000, batch_size=250)
+    local = Search(method, batch_size=250).run(problem, 1000, seed=3)
     remote_problem = DistributedProblem(problem, num_tasks=4, min_chunk=50)
-    remote = run_search(make_search_method(method, problem.design_nvec, seed=3), remote_problem, 1000, batch_size=250)
+    remote = run_search(make_search_method(method, problem.design_nvec, seed=3), remote_problem, 1000, 250, BestSoFar(method))
     assert remote.best_objective == local.best_objective and remote.evals == local.evals
-    np.testing.assert_array_equal(remote.best_design, local.best_design)
+    assert [p.best_fitness for p in remote.points] == [p.best_fitness for p in local.points]
+    np.testing.assert_array_equal(remote.last.best_design, local.last.best_design)
     assert remote_problem.tasks_launched == 4 * 4  # 4 batches, each split into 4 tasks
     assert remote_problem.num_layers == problem.num_layers  # everything else is the wrapped problem's
-    trace = run_search_distributed(make_search_method(method, problem.design_nvec, seed=3), problem, 1000, batch_size=250, num_tasks=2, min_chunk=50)
+    method_on_ray = Search(method, batch_size=250, eval_tasks=2, eval_min_chunk=50)
+    assert method_on_ray.needs_ray
+    trace = method_on_ray.run(problem, 1000, seed=3)
     assert trace.best_objective == local.best_objective
 
 

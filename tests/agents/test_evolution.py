@@ -5,21 +5,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codesign_gym.agents.search import CMAES, SEARCH_METHODS, RandomSearch, RegularizedEvolution, make_search_method, run_search
-from codesign_gym.envs.design_space import Evaluation
+from codesign_gym.agents.search import CMAES, SEARCH_METHODS, RandomSearch, RegularizedEvolution, Search, make_search_method
+from codesign_gym.envs.problem import DesignSpace, Evaluation, Objective, Problem
 
 
-class Sphere:
+class Sphere(Problem):
     """Integer designs, fitness = squared distance to a hidden target; a third of the space infeasible."""
 
     def __init__(self, dims=8, levels=10, seed=0):
-        self.design_nvec = np.full(dims, levels)
+        self.space = DesignSpace([f"x{i}" for i in range(dims)], np.full(dims, levels))
+        self.objective = Objective("distance", "1")
         self.target = np.random.default_rng(seed).integers(0, levels, dims)
 
-    def score(self, designs):
+    def evaluate(self, designs):
+        designs = self.space.check(designs)
         dist = ((designs - self.target) ** 2).sum(axis=1).astype(float)
         feasible = designs[:, 0] < 7
-        return Evaluation(fitness=np.where(feasible, dist, 1e3 + dist), objective=dist, feasible=feasible)
+        overshoot = np.maximum(designs[:, 0] - 6, 0) / 6
+        return Evaluation(np.where(feasible, dist, 1e3 + dist), dist, feasible, overshoot)
+
+    def to_config(self, design):
+        return {"x": np.asarray(design).tolist()}
+
+
+def _ones(fit):
+    return Evaluation(fit, fit, np.ones(fit.size, dtype=bool), np.zeros(fit.size))
 
 
 def test_registered_by_name():
@@ -32,7 +42,7 @@ def test_evolution_fills_the_population_randomly_then_breeds_mutants_of_tourname
     evo = RegularizedEvolution(nvec, seed=0, population=6, sample_size=6)
     first = evo.ask(6)
     fit = np.arange(6, dtype=float)  # design 0 is the fittest
-    evo.tell(first, Evaluation(fit, fit, np.ones(6, dtype=bool)))
+    evo.tell(first, _ones(fit))
     children = evo.ask(20)
     # with the whole population in every tournament, every child is a one-gene mutant of design 0
     changed = (children != first[0]).sum(axis=1)
@@ -43,7 +53,7 @@ def test_evolution_removes_the_oldest_not_the_worst():
     evo = RegularizedEvolution(np.array([10, 10]), seed=0, population=3, sample_size=1)
     designs = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
     fit = np.array([0.0, 5.0, 6.0, 7.0])  # the oldest is the best
-    evo.tell(designs, Evaluation(fit, fit, np.ones(4, dtype=bool)))
+    evo.tell(designs, _ones(fit))
     kept = [m[0].tolist() for m in evo._members]
     assert kept == [[1, 1], [2, 2], [3, 3]]
 
@@ -67,20 +77,18 @@ def test_cmaes_batches_one_generation_and_is_seeded():
     nvec = np.full(8, 10)
     cma = CMAES(nvec, seed=0)
     assert cma.preferred_batch == cma.popsize == 4 + int(np.floor(3 * np.log(8)))
-    a = run_search(CMAES(nvec, seed=5), Sphere(), budget=60)
-    b = run_search(CMAES(nvec, seed=5), Sphere(), budget=60)
-    assert a.best_objective == b.best_objective and np.array_equal(a.best_design, b.best_design)
+    a = Search("cmaes").run(Sphere(), budget=60, seed=5)
+    b = Search("cmaes").run(Sphere(), budget=60, seed=5)
+    assert a.best_objective == b.best_objective and np.array_equal(a.last.best_design, b.last.best_design)
+    assert [p.evals for p in a.points][:2] == [cma.popsize, 2 * cma.popsize]
+
+
+def _mean_best(method: str) -> float:
+    """Mean best distance of ``method`` over three seeded Spheres at 300 evaluations."""
+    return float(np.mean([Search(method).run(Sphere(seed=seed), budget=300, seed=seed).best_objective for seed in range(3)]))
 
 
 @pytest.mark.parametrize("name", ["evolution", "cmaes"])
 def test_guided_methods_beat_random_search(name):
-    results = {}
-    for method in ("random", name):
-        vals = []
-        for seed in range(3):
-            problem = Sphere(seed=seed)
-            trace = run_search(make_search_method(method, problem.design_nvec, seed=seed), problem, budget=300)
-            vals.append(trace.best_objective[-1])
-        results[method] = np.mean(vals)
-    assert results[name] < results["random"]
-    assert isinstance(RandomSearch(np.array([2]), seed=0), RandomSearch)
+    assert _mean_best(name) < _mean_best("random")
+    assert isinstance(make_search_method("random", np.array([2]), seed=0), RandomSearch)

@@ -1,4 +1,5 @@
-"""The multiple-choice knapsack solver against brute force on small random instances."""
+"""The multiple-choice knapsack solver (envs/knapsack.py) against brute force and a MILP, and
+``exact``, the Method that reports a problem's optimum."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codesign_gym.agents.exact import pareto_front, solve_multiple_choice_knapsack
+from codesign_gym.agents.exact import ExactMethod
+from codesign_gym.agents.registry import make_method
+from codesign_gym.envs.knapsack import pareto_front, solve_multiple_choice_knapsack
+from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
 
 
 def brute_force(cost, weight, budget):
@@ -45,13 +49,16 @@ def test_infeasible_budget_is_reported():
         solve_multiple_choice_knapsack(np.ones((2, 2)), np.full((2, 2), 3.0), budget=5.0)
 
 
-def test_matches_an_independent_milp_on_confuciux_mobilenet_v2():
+@pytest.fixture(scope="module")
+def mobilenet() -> ResourceAssignmentProblem:
+    return ResourceAssignmentProblem(workload="cfx/mobilenet_v2", dataflow="dla", objective="latency", constraint="area:0.5")
+
+
+def test_matches_an_independent_milp_on_confuciux_mobilenet_v2(mobilenet):
     """The DP against scipy's HiGHS MILP (which proves optimality quickly on this instance)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
-
-    p = ResourceAssignmentProblem(workload="cfx/mobilenet_v2", dataflow="dla", objective="latency", constraint="area:0.5")
+    p = mobilenet
     L, A = p.latency.shape
     onehot = np.kron(np.eye(L), np.ones((1, A)))
     res = milp(
@@ -63,3 +70,26 @@ def test_matches_an_independent_milp_on_confuciux_mobilenet_v2():
     sol = solve_multiple_choice_knapsack(p.latency, p.constraint_cost, p.budget.value)
     assert sol.objective == pytest.approx(milp_objective, rel=1e-12)
     assert sol.weight <= p.budget.value
+    # the figure the ConfuciuX experiment reports as its optimum
+    assert sol.objective == 20_513_969.0 and p.optimum().objective == sol.objective
+
+
+def test_exact_method_is_a_one_point_trace_at_the_optimum(mobilenet):
+    method = make_method("exact")
+    assert isinstance(method, ExactMethod) and method.supports(mobilenet) is None
+    calls = []
+    trace = method.run(mobilenet, budget=10, seed=3, on_progress=calls.append)
+    optimum = mobilenet.optimum()
+    assert len(trace.points) == 1 and not calls
+    point = trace.last
+    assert point.evals == 0 and point.feasible and point.best_objective == optimum.objective
+    np.testing.assert_array_equal(point.best_design, optimum.design)
+    assert point.best_fitness == pytest.approx(optimum.objective / mobilenet.objective_norm)
+
+
+def test_exact_method_refuses_a_problem_without_a_known_optimum():
+    edp = ResourceAssignmentProblem(workload="cfx/alexnet", dataflow="dla", objective="edp")
+    assert edp.optimum() is None
+    assert "no known exact optimum" in ExactMethod().supports(edp)
+    with pytest.raises(ValueError, match="no known exact optimum"):
+        ExactMethod().run(edp, budget=1, seed=0)

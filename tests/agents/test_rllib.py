@@ -1,17 +1,26 @@
-"""RLlib agents on the resource-assignment env: REINFORCE (custom algorithm) and PPO, with the
-ConfuciuX LSTM and the MLP module, plus the RL+GA experiment path. One embedded Ray for the file."""
+"""RLlib methods (agents/rllib): REINFORCE and PPO as Methods through the one adapter and the one
+callback, checkpoint resume, TensorBoard, the ``after_training`` hook and ConfuciuX's RL+GA.
+One embedded Ray for the file; budgets are a few batches (these are the suite's slowest tests)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from codesign_gym.agents.rllib.training import build_algorithm_config, train_for_episodes  # noqa: E402
+from codesign_gym.agents.method import Trace, TracePoint  # noqa: E402
+from codesign_gym.agents.registry import make_method  # noqa: E402
+from codesign_gym.agents.rllib.callback import DesignCallback  # noqa: E402
+from codesign_gym.agents.rllib.method import RLlibMethod, RLThenGA  # noqa: E402
+from codesign_gym.agents.rllib.run_options import RLlibOptions, checkpoint_progress  # noqa: E402
+from codesign_gym.agents.rllib.training import build_algorithm_config  # noqa: E402
+from codesign_gym.envs.patch_inference import PatchInferenceProblem  # noqa: E402
 from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem  # noqa: E402
 
-ENV_CONFIG = {"workload": "cfx/alexnet", "dataflow": "dla"}
+PACKAGE = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,27 +30,50 @@ def embedded_ray():
     ray.shutdown()
 
 
-def _best_design_is_feasible_and_scored(progress):
-    problem = ResourceAssignmentProblem(**ENV_CONFIG)
-    pe = np.searchsorted(problem.table.pe_levels, progress.best_pe)
-    buf = np.searchsorted(problem.table.buffer_levels, progress.best_buffer)
-    ev = problem.score(np.concatenate([pe, buf])[None, :])
-    assert ev.feasible[0]
-    assert ev.objective[0] == pytest.approx(progress.best_objective)
+class CountingProblem:
+    """Wraps a problem and keeps every design it prices (as the runner's ArchivingProblem does)."""
+
+    def __init__(self, problem):
+        self.problem, self.designs = problem, []
+
+    def evaluate(self, designs):
+        self.designs.extend(np.asarray(designs).tolist())
+        return self.problem.evaluate(designs)
+
+    def __getattr__(self, name):
+        if name == "problem":
+            raise AttributeError(name)
+        return getattr(self.problem, name)
 
 
-@pytest.mark.parametrize("algorithm, module", [("reinforce", "lstm"), ("reinforce", "mlp"), ("ppo", "lstm")])
-def test_training_counts_episodes_and_finds_feasible_designs(algorithm, module):
-    config = build_algorithm_config(algorithm, ENV_CONFIG, seed=0, module=module, episode_length=5, envs_per_runner=8, episodes_per_batch=8)
-    algo = config.build_algo()
-    try:
-        seen = []
-        progress = train_for_episodes(algo, 24, on_iteration=lambda p: seen.append(p.episodes))
-    finally:
-        algo.stop()
-    assert progress.episodes >= 24 and seen == sorted(seen) and len(seen) >= 2
-    assert np.isfinite(progress.best_objective)
-    _best_design_is_feasible_and_scored(progress)
+def _check_trace(trace, problem, budget: int) -> None:
+    evals = [p.evals for p in trace.points]
+    assert evals == sorted(evals) and trace.evals >= budget
+    last = trace.last
+    assert last.feasible and last.best_design is not None
+    again = problem.evaluate(last.best_design[None, :])
+    assert again.fitness[0] == pytest.approx(last.best_fitness) and again.objective[0] == pytest.approx(last.best_objective)
+
+
+def test_reinforce_prices_every_finished_episode_through_the_problem():
+    """REINFORCE (MLP) on one-step PatchInference episodes: every episode's design is priced once
+    through the problem handed in, and the trace's best re-evaluates to its recorded numbers."""
+    problem = CountingProblem(PatchInferenceProblem(sram_kib=256.0))
+    seen = []
+    method = make_method("reinforce", episode_length=1, envs_per_runner=8, episodes_per_batch=16)
+    trace = method.run(problem, 40, seed=0, on_progress=lambda t: seen.append(t.last.evals))
+    _check_trace(trace, problem.problem, 40)
+    assert trace.method == "reinforce" and seen == [16, 32, 48]
+    assert len(problem.designs) == trace.evals  # one evaluation per finished episode, none twice
+
+
+def test_ppo_on_multi_step_resource_assignment_episodes():
+    """PPO (MLP) on ResourceAssignment episodes of one step per layer; RL+GA below runs the LSTM."""
+    problem = ResourceAssignmentProblem(workload="cfx/alexnet", dataflow="dla")
+    method = RLlibMethod("ppo", episode_length=problem.num_layers, envs_per_runner=8, episodes_per_batch=8)
+    trace = method.run(problem, 16, seed=0)
+    _check_trace(trace, problem, 16)
+    assert [p.evals for p in trace.points] == [8, 16]
 
 
 def test_reinforce_improves_the_policy():
@@ -56,34 +88,78 @@ def test_reinforce_improves_the_policy():
     assert np.mean(returns[-5:]) > np.mean(returns[:5])
 
 
-def test_bad_algorithm_or_module_is_rejected():
+def test_checkpoint_resume_and_tensorboard(tmp_path):
+    """A second run with the same checkpoint_dir continues the first: evaluations, time and the
+    best design are not reset. TensorBoard events go to <tensorboard_dir>/<name>-seed<k>/."""
+    problem = PatchInferenceProblem(sram_kib=256.0)
+    rllib = RLlibOptions(checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=1, tensorboard_dir=str(tmp_path / "tb"))
+    method = RLlibMethod("reinforce", episode_length=1, envs_per_runner=8, episodes_per_batch=16, rllib=rllib)
+    first = method.run(problem, 16, seed=3)
+    record = checkpoint_progress(tmp_path / "ckpt" / "reinforce-seed3")
+    assert record["episodes"] == record["evals"] == first.evals == 16
+    second = method.run(problem, 48, seed=3)
+    resumed = second.points[0]
+    assert resumed.evals == 16 and resumed.wall_s >= first.last.wall_s
+    assert resumed.best_fitness == first.last.best_fitness and np.array_equal(resumed.best_design, first.last.best_design)
+    assert [p.evals for p in second.points[1:]] == [32, 48] and second.last.best_fitness <= first.last.best_fitness
+    assert list((tmp_path / "tb" / "reinforce-seed3").glob("events.out.tfevents.*"))
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        method.run(PatchInferenceProblem(sram_kib=320.0), 64, seed=3)  # another problem's checkpoint is not resumed
+
+
+def test_after_training_hook_gets_the_trained_algorithm():
+    calls = []
+
+    def hook(algo, problem, budget, seed, on_progress):
+        calls.append((budget, seed, algo.metrics.peek(("env_runners", "num_episodes_lifetime"))))
+        return Trace("greedy", [TracePoint(budget, 0.0, 1.0, 1.0, True, np.zeros(problem.space.size, dtype=np.int64))])
+
+    method = RLlibMethod("reinforce", episode_length=1, envs_per_runner=8, episodes_per_batch=8, train_episodes=16, after_training=hook)
+    trace = method.run(PatchInferenceProblem(sram_kib=256.0), 5, seed=1)
+    assert trace.method == "greedy" and calls == [(5, 1, 16)]
+
+
+def test_rl_then_ga_continues_one_trace_to_the_budget():
+    """ConfuciuX's two stages: REINFORCE for 2/3 of the budget, then the GA to exactly the budget."""
+    problem = ResourceAssignmentProblem(workload="cfx/alexnet", dataflow="dla")
+    method = RLThenGA(module="lstm", episode_length=problem.num_layers, envs_per_runner=8, episodes_per_batch=8, batch_size=8)
+    trace = method.run(problem, 48, seed=0)
+    _check_trace(trace, problem, 48)
+    assert trace.method == "rl_ga" and [p.evals for p in trace.points] == [8, 16, 24, 32, 40, 48]
+    optimum = problem.optimum()
+    assert optimum is None or trace.last.best_objective >= optimum.objective * (1 - 1e-12)
+
+
+def test_design_callback_is_the_only_rllib_callback():
+    """One callback class in the package, installed by every config; no private attributes
+    (the old ``_codesign_*`` slots) are set on RLlib objects."""
+    config = build_algorithm_config("reinforce", {"workload": "cfx/alexnet"}, seed=0)
+    assert config.callbacks_class is DesignCallback
+    sources = {p.relative_to(PACKAGE).as_posix(): p.read_text() for folder in ("agents", "envs", "experiments", "costmodels")
+               for p in (PACKAGE / folder).rglob("*.py")}
+    assert [path for path, text in sources.items() if "(RLlibCallback)" in text] == ["agents/rllib/callback.py"]
+    assert [path for path, text in sources.items() if "_codesign_" in text] == []
+
+
+def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="'dqn'"):
-        build_algorithm_config("dqn", ENV_CONFIG, seed=0)
+        build_algorithm_config("dqn", {}, seed=0)
     with pytest.raises(ValueError, match="'transformer'"):
-        build_algorithm_config("ppo", ENV_CONFIG, seed=0, module="transformer")
+        build_algorithm_config("ppo", {}, seed=0, module="transformer")
+    with pytest.raises(ValueError, match="'dqn'"):
+        RLlibMethod("dqn")
+    with pytest.raises(ValueError, match="episodes_per_batch=0"):
+        RLlibMethod("ppo", episodes_per_batch=0)
+    with pytest.raises(ValueError, match="both or neither"):
+        RLlibMethod("ppo", train_episodes=10)
 
 
-def test_rl_ga_experiment_row(tmp_path):
-    from codesign_gym.experiments.confuciux import ConfuciuxConfig, run_experiment
-    from codesign_gym.experiments.results import read_results
-
-    config = ConfuciuxConfig(model="cfx/alexnet", budget=48, seeds=1, methods=("rl_ga",), batch_size=8)
-    run_experiment(config, tmp_path, progress=lambda _: None)
-    rows = [r for r in read_results(tmp_path) if r["method"] == "rl_ga"]
-    final = [r for r in rows if r["final"] == 1]
-    assert len(final) == 1 and final[0]["evals"] >= 48 and final[0]["feasible"]
-    assert final[0]["gap_to_opt"] >= -1e-12
-    assert [r["evals"] for r in rows] == sorted(r["evals"] for r in rows)
-    assert list((tmp_path / "tensorboard" / "rl_ga-seed0").glob("events.out.tfevents.*"))
-
-
-def test_mcunet_reinforce_row(tmp_path):
-    """REINFORCE through RLlib on the PatchInference env, as `run mcunet --methods reinforce` runs it."""
-    from codesign_gym.experiments.mcunet import McunetConfig
-    from codesign_gym.experiments.mcunet import run_experiment as run_mcunet
-    from codesign_gym.experiments.results import read_results
-
-    run_mcunet(McunetConfig(budget=32, seeds=1, methods=("reinforce",)), tmp_path, progress=lambda _: None)
-    final = [r for r in read_results(tmp_path) if r["method"] == "reinforce" and r["final"] == 1]
-    assert len(final) == 1 and final[0]["evals"] >= 32 and final[0]["feasible"]
-    assert final[0]["gap_to_opt"] >= -1e-12
+def test_rllib_options_override_the_method_arguments():
+    rllib = RLlibOptions(num_env_runners=3, envs_per_runner=8, num_learners=2, num_gpus_per_learner=0.5, lr=0.01,
+                         num_cpus_per_env_runner=0.5, episodes_per_batch=12)
+    config = RLlibMethod("reinforce", envs_per_runner=4, episodes_per_batch=16, lr=0.1, rllib=rllib).algorithm_config(
+        PatchInferenceProblem(sram_kib=256.0), seed=0)
+    assert (config.num_env_runners, config.num_envs_per_env_runner, config.num_learners) == (3, 8, 2)
+    assert (config.num_gpus_per_learner, config.lr, config.num_cpus_per_env_runner, config.episodes_per_batch) == (0.5, 0.01, 0.5, 12)
+    assert config.restart_failed_env_runners and config.env == "codesign_gym.envs:codesign/PatchInference-v0"
+    assert config.env_config == {**PatchInferenceProblem(sram_kib=256.0).options}

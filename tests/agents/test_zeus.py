@@ -1,16 +1,21 @@
-"""Zeus's optimizer (pruning exploration, Gaussian Thompson sampling, JIT) and the baselines, and
-the reproduction of Zeus's V100 energy-vs-Default figures."""
+"""Zeus's optimizer (pruning exploration, Gaussian Thompson sampling, JIT) and the baselines, the
+reproduction of Zeus's V100 energy-vs-Default figures, and the policies as Methods (ZeusMethod,
+the RLlib evaluation hook)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from codesign_gym.agents.registry import make_method
 from codesign_gym.agents.zeus import (
     GaussianThompsonSampling,
     GridSearchPolicy,
     PruningExploration,
+    ZeusMethod,
+    after_training,
     make_policy,
+    rl_method_options,
     simulate,
 )
 from codesign_gym.envs.batch_size_power_limit import BatchSizePowerLimitProblem
@@ -113,3 +118,76 @@ def test_reproduces_zeus_v100_energy_vs_default_within_3pp():
         default_eta = problem.stats.eta_j[problem.default]
         ratios = [simulate(problem, make_policy("zeus", problem, s), s).energy_j[-10:].mean() / default_eta - 1 for s in range(10)]
         assert 100 * np.mean(ratios) == pytest.approx(reference, abs=3.0), workload
+
+
+def test_method_traces_the_recommendation_per_recurrence_priced_by_the_problem():
+    problem = BatchSizePowerLimitProblem(workload="squad", gpu="v100")  # choose mode, 98 recurrences by default
+    seen = []
+    trace = make_method("zeus").run(problem, 25, 3, on_progress=lambda t: seen.append(t.evals))
+    assert trace.method == "zeus" and seen == list(range(1, 26)) and trace.evals == 25
+    # the same episode as simulate() on a jit problem of 25 recurrences
+    jit = BatchSizePowerLimitProblem(workload="squad", gpu="v100", power_limit="jit", recurrences=25)
+    sim = simulate(jit, make_policy("zeus", jit, 3), 3)
+    assert trace.extras["cum_cost"] == pytest.approx(sim.cost.sum()) and trace.extras["tries"] == sim.evals
+    np.testing.assert_array_equal(trace.extras["energy_j"], sim.energy_j)
+    np.testing.assert_array_equal([p.best_design for p in trace.points], sim.designs)
+    ev = problem.evaluate(sim.designs)
+    np.testing.assert_array_equal([p.best_fitness for p in trace.points], ev.fitness)
+    last = trace.last
+    assert last.feasible and last.best_objective == ev.objective[-1]
+    assert problem.to_config(last.best_design) == {"batch_size": sim.final_config[0], "power_limit_w": sim.final_config[1]}
+    assert trace.extras["final_bs"] == sim.final_config[0] and len(trace.extras["regret_curve"]) == 25
+    assert trace.extras["reference"]["oracle"]["cost"] == problem.oracle_cost
+
+
+def test_methods_are_deterministic_per_seed_and_check_problem_and_budget():
+    problem = BatchSizePowerLimitProblem(workload="cifar100", gpu="v100")
+    a, b = ZeusMethod("grid").run(problem, 12, 0), ZeusMethod("grid").run(problem, 12, 0)
+    assert a.extras == b.extras and ZeusMethod("grid").run(problem, 12, 1).extras != a.extras
+    oracle = ZeusMethod("oracle").run(problem, 3, 0)
+    assert all(p.best_objective == problem.optimum().objective for p in oracle.points)
+    default = ZeusMethod("default").run(problem, 3, 0)
+    assert all(p.best_fitness == 1.0 and p.best_objective == problem.reference().objective for p in default.points)
+    with pytest.raises(ValueError, match="budget 0: expected a positive number"):
+        ZeusMethod("zeus").run(problem, 0, 0)
+    with pytest.raises(ValueError, match="method 'rl' is not known"):
+        ZeusMethod("rl")
+
+    class Other:
+        env_id = "codesign/PatchInference-v0"
+
+    assert "runs on codesign/BatchSizePowerLimit-v0 problems only" in ZeusMethod("zeus").supports(Other())
+    assert ZeusMethod("zeus").supports(problem) is None
+
+
+class _FixedModule:
+    """An RLlib module stand-in whose greedy action is always batch size index ``bs``."""
+
+    def __init__(self, bs: int, n: int):
+        self.bs, self.n = bs, n
+
+    def forward_inference(self, batch):
+        import torch
+
+        logits = torch.zeros((1, self.n))
+        logits[0, self.bs] = 1.0
+        return {"action_dist_inputs": logits}
+
+
+def test_after_training_runs_one_greedy_jit_episode_of_the_budget():
+    pytest.importorskip("torch")
+    problem = BatchSizePowerLimitProblem(workload="sentiment140", gpu="v100")
+
+    class Algo:
+        def get_module(self):
+            return _FixedModule(2, problem.num_batch_sizes)
+
+    trace = after_training(Algo(), problem, 6, 0)
+    assert trace.evals == 6 and trace.extras["final_bs"] == int(problem.trace.batch_sizes[2])
+    assert {int(p.best_design[0]) for p in trace.points} == {2}
+    assert trace.last.best_design[1] == problem.jit.power_limit_index[2]
+    opts = rl_method_options(problem, 5)
+    assert opts["after_training"] is after_training and opts["train_episodes"] == 5
+    assert opts["episode_length"] == 2 * problem.recurrences and opts["env_options"] == {"power_limit": "jit"}
+    with pytest.raises(ValueError, match="rl_episodes 0"):
+        rl_method_options(problem, 0)

@@ -1,4 +1,4 @@
-"""Contract and semantics tests of codesign/BatchSizePowerLimit-v0 (single and vector env)."""
+"""Contract and semantics tests of codesign/BatchSizePowerLimit-v0 (its Problem, single and vector env)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import codesign_gym.envs  # noqa: F401  (registers the ids)
+from codesign_gym.costmodels.zeus import config_statistics, load_trace
 from codesign_gym.envs.batch_size_power_limit import (
     BatchSizePowerLimitEnv,
     BatchSizePowerLimitProblem,
     BatchSizePowerLimitVectorEnv,
 )
+from codesign_gym.envs.episode_info import FINAL_INFO_KEYS
 
 ENV_ID = "codesign/BatchSizePowerLimit-v0"
 SMALL = dict(workload="sentiment140", gpu="v100", recurrences=4)
@@ -28,6 +30,71 @@ def test_single_env_passes_sb3_checker(mode):
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     sb3_check_env(BatchSizePowerLimitEnv(power_limit=mode, **SMALL), warn=True)
+
+
+def _grid(problem):
+    return np.array([(b, p) for b in range(problem.num_batch_sizes) for p in range(problem.num_power_limits)])
+
+
+def test_problem_prices_the_expected_recurrence_cost():
+    problem = BatchSizePowerLimitProblem(workload="cifar100", gpu="v100", eta=0.3)
+    assert problem.evaluation_unit == "recurrence" and problem.space.names == ("batch_size", "power_limit")
+    assert problem.objective.name == "cost" and problem.objective.unit == "J" and problem.label == "cifar100|v100|eta=0.3|beta=2"
+    stats = config_statistics(load_trace("cifar100", "v100"), 0.3)
+    designs = _grid(problem)
+    ev = problem.evaluate(designs)
+    b, p = designs.T
+    np.testing.assert_array_equal(ev.feasible, stats.all_reach[b, p])
+    np.testing.assert_allclose(ev.objective[ev.feasible], stats.mean_cost[b, p][ev.feasible], rtol=1e-12)
+    np.testing.assert_allclose(ev.fitness[ev.feasible], ev.objective[ev.feasible] / problem.default_cost)
+    assert np.isnan(ev.objective[~ev.feasible]).all() and (~ev.feasible).sum() == 14  # 2 batch sizes never reach the target
+    assert (ev.overshoot[~ev.feasible] == 1).all() and ev.fitness[~ev.feasible].min() > ev.fitness[ev.feasible].max()
+    np.testing.assert_allclose(ev.metrics["eta_j"], stats.eta_j[b, p])
+    assert set(ev.units) == set(ev.metrics) and ev.units["tta_s"] == "s"
+    ref, opt = problem.reference(), problem.optimum()
+    assert ref.objective == problem.default_cost and tuple(ref.design) == problem.default
+    assert problem.evaluate(ref.design[None]).fitness[0] == 1.0
+    # the Oracle is the exact optimum: the lowest fitness of the whole grid
+    assert tuple(opt.design) == problem.oracle == tuple(designs[np.argmin(ev.fitness)]) and opt.objective == np.nanmin(ev.objective)
+    assert problem.to_config(opt.design) == {"batch_size": int(problem.trace.batch_sizes[problem.oracle[0]]),
+                                             "power_limit_w": int(problem.trace.power_limits[problem.oracle[1]])}
+    assert BatchSizePowerLimitProblem(**problem.options).label == problem.label
+
+
+def test_partial_reach_and_unmeasured_configurations_are_infeasible():
+    partial = BatchSizePowerLimitProblem(workload="movielens", gpu="v100")
+    ev = partial.evaluate(_grid(partial))
+    frac = ev.metrics["reach_fraction"]
+    some = (frac > 0) & (frac < 1)
+    assert some.any() and not ev.feasible[some].any()
+    np.testing.assert_allclose(ev.overshoot[some], 1 - frac[some])
+    order = np.argsort(ev.overshoot[~ev.feasible])  # a smaller overshoot ranks higher
+    assert np.all(np.diff(ev.fitness[~ev.feasible][order]) >= 0)
+    gaps = BatchSizePowerLimitProblem(workload="movielens", gpu="rtx6000")
+    ev = gaps.evaluate(_grid(gaps))
+    missing = ~ev.metrics["measured"]
+    assert missing.any() and not ev.feasible[missing].any() and (ev.overshoot[missing] == 1).all()
+    assert np.isnan(ev.metrics["mean_try_cost"][missing]).all()
+    with pytest.raises(ValueError, match="outside the design space"):
+        gaps.evaluate(np.array([[0, gaps.num_power_limits]]))
+
+
+@pytest.mark.parametrize("mode", ["choose", "jit"])
+def test_final_info_prices_the_last_try(mode):
+    env = BatchSizePowerLimitEnv(power_limit=mode, **SMALL)
+    env.reset(seed=0)
+    actions = [1, 2, 3, 2] if mode == "jit" else [np.array([1, 5]), np.array([2, 0]), np.array([3, 3]), np.array([2, 4])]
+    for a in actions:
+        _, _, done, _, info = env.step(a)
+        if done:
+            break
+    assert done and set(FINAL_INFO_KEYS) <= set(info)
+    design = info["design"]
+    assert design[0] == env.problem.trace.batch_size_index(info["batch_size"])
+    assert design[1] == env.problem.trace.power_limit_index(info["power_limit"])
+    ev = env.problem.evaluate(design[None])
+    assert info["fitness"] == ev.fitness[0] and info["feasible"] == ev.feasible[0] and info["eta_j"] == ev.metrics["eta_j"][0]
+    assert info["config"] == {"batch_size": info["batch_size"], "power_limit_w": info["power_limit"]}
 
 
 def test_reward_info_and_recurrence_logic():
@@ -112,6 +179,18 @@ def test_vector_autoreset_next_step():
     assert (obs[:, 0] == 0).all()  # fresh episodes: no last try
     _, rew, _, _, info = venv.step(np.array([b0, b0]))
     assert (rew < 0).all() and info["_ETA"].all() and (info["recurrence"] == 0).all()
+    assert "design" not in info  # the final keys come with an episode's end only
+
+
+def test_vector_final_info_is_masked_to_the_episodes_that_end():
+    venv = BatchSizePowerLimitVectorEnv(num_envs=2, **{**SMALL, "recurrences": 1})
+    venv.reset(seed=0)
+    b0, p0 = venv.problem.default
+    _, _, term, _, info = venv.step(np.array([[b0, p0], [0, 0]]))
+    np.testing.assert_array_equal(term, info["_design"])
+    assert term[0] and set(FINAL_INFO_KEYS) <= set(info)
+    assert tuple(info["design"][0]) == (b0, p0) and info["config"][0] == venv.problem.to_config(np.array([b0, p0]))
+    assert info["fitness"][0] == 1.0 and info["objective"][0] == venv.problem.default_cost and info["feasible"][0]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,9 @@
-"""Contract and semantics tests of codesign/EarlyExitDVFS-v0 (single and native vector env)."""
+"""Contract and semantics tests of codesign/EarlyExitDVFS-v0: the problem (evaluate, to_config,
+reference, options), the single env and the native vector env."""
 
 from __future__ import annotations
+
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -8,14 +11,21 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import codesign_gym.envs  # noqa: F401  (registers the ids)
-from codesign_gym.envs.early_exit_dvfs import EarlyExitDVFSEnv, EarlyExitDVFSProblem
+from codesign_gym.envs.early_exit_dvfs import ACCURACY, ENERGY, SCALARIZED, EarlyExitDVFSEnv, EarlyExitDVFSProblem, EarlyExitDVFSVectorEnv
+from codesign_gym.envs.episode_info import FINAL_INFO_KEYS
 
 ENV_ID = "codesign/EarlyExitDVFS-v0"
+TOP = [13, 28, 8]  # highest GPU / CPU / EMC level indices without a power mode
 
 
 @pytest.fixture(scope="module")
 def problem() -> EarlyExitDVFSProblem:
     return EarlyExitDVFSProblem()
+
+
+@pytest.fixture(scope="module")
+def constrained() -> EarlyExitDVFSProblem:
+    return EarlyExitDVFSProblem(objective="constrained", policy="oracle", accuracy_target=86.0, deadline_ms=6.0)
 
 
 @pytest.mark.parametrize("options", [{}, {"mode": "two_level"}, {"policy": "oracle", "power_mode": "MODE_15W"}])
@@ -26,44 +36,114 @@ def test_single_env_passes_gymnasium_and_sb3_checkers(options):
     sb3_check_env(EarlyExitDVFSEnv(**options), warn=True)
 
 
+def test_problem_declares_its_space_objectives_label_and_options(problem, constrained):
+    E = problem.max_exits
+    assert problem.space.names == ("backbone", *(f"exit{j + 1}" for j in range(E)), "threshold", "gpu", "cpu", "emc")
+    assert problem.space.nvec.tolist() == [6] + [2] * E + [11, 14, 29, 9]
+    assert problem.objectives == (ENERGY, ACCURACY) and problem.multi_objective
+    assert problem.objective == SCALARIZED and constrained.objective == ENERGY
+    assert problem.label == "cifar-100|current|threshold" and constrained.label == "cifar-100|current|oracle"
+    json.dumps(constrained.options)
+    rebuilt = EarlyExitDVFSProblem(**constrained.options)
+    designs = constrained.space.sample(np.random.default_rng(4), 6)
+    np.testing.assert_array_equal(rebuilt.evaluate(designs).fitness, constrained.evaluate(designs).fitness)
+
+
+def test_fitness_is_the_old_score_seeded(problem, constrained):
+    """The fitness methods minimise is the one the problem's ``score`` gave before the contract."""
+    designs = np.random.default_rng(0).integers(0, problem.design_nvec, size=(5, problem.design_nvec.size))
+    np.testing.assert_allclose(problem.evaluate(designs).fitness,
+                               [0.308091078524417, 1.8107439009334672, -0.28952357533628265, 0.33147755224452957, 0.2583296441117302], rtol=1e-12)
+    designs = np.random.default_rng(0).integers(0, constrained.design_nvec, size=(5, constrained.design_nvec.size))
+    designs[0] = [0] + [1] * constrained.max_exits + TOP
+    ev = constrained.evaluate(designs)
+    np.testing.assert_allclose(ev.fitness, [0.4263031659968478, 16.03179262219285, 9.409377018295277, 20.92172193952934, 17.27388837510682],
+                               rtol=1e-12)
+    assert ev.feasible.tolist() == [True, False, False, False, False]
+
+
+def test_evaluate_metrics_have_units_and_shapes(problem):
+    n, E = 5, problem.max_exits
+    ev = problem.evaluate(problem.space.sample(np.random.default_rng(1), n))
+    assert set(ev.metrics) == set(ev.units)
+    assert ev.metrics["exit_share"].shape == (n, E + 1) and ev.metrics["attached"].shape == (n, E)
+    np.testing.assert_allclose(ev.metrics["exit_share"].sum(axis=1), 1.0)
+    assert ev.units["energy_mj"] == "mJ" and ev.units["accuracy"] == "%" and ev.units["gpu_mhz"] == "MHz"
+    np.testing.assert_allclose(ev.metrics["energy_ratio"], ev.metrics["energy_mj"] / problem.energy_ref_mj)
+    np.testing.assert_array_equal(ev.objective, ev.fitness)
+    assert ev.feasible.all() and (ev.overshoot == 0).all()
+    oracle = EarlyExitDVFSProblem(policy="oracle")
+    assert np.isnan(oracle.evaluate(oracle.space.sample(np.random.default_rng(1), 2)).metrics["threshold"]).all()
+
+
+def test_to_config_and_reference(problem):
+    E = problem.max_exits
+    design = np.array([0] + [1] * E + [8] + TOP)
+    config = problem.to_config(design)
+    assert config == {"backbone": "a0", "exits": list(range(1, 13)), "threshold": 0.8, "gpu_mhz": 1377.0, "cpu_mhz": 2265.6,
+                      "emc_mhz": 2133.0}
+    ref = problem.reference()
+    assert ref.design.tolist() == [5] + [0] * E + [0] + TOP and "a5" in ref.label
+    ev = problem.evaluate(ref.design[None, :])
+    assert ev.metrics["energy_mj"][0] == pytest.approx(problem.energy_ref_mj, rel=1e-12)
+    assert ref.objective == pytest.approx(1.0 - ev.metrics["accuracy"][0] / 100)
+
+
 def test_step_reports_the_cost_model_and_reward(problem):
     env = EarlyExitDVFSEnv(problem=problem)
     env.reset(seed=0)
     E = problem.max_exits
-    action = np.array([0] + [1] * E + [8, 13, 28, 8])  # a0, every exit, threshold 0.8, highest levels
+    action = np.array([0] + [1] * E + [8] + TOP)  # a0, every exit, threshold 0.8, highest levels
     _, reward, terminated, truncated, info = env.step(action)
-    r = problem.space.evaluate([0], np.arange(E)[None, :] < 12, "threshold", 0.8)
-    assert terminated and not truncated and info["backbone"] == "a0" and info["exits"] == list(range(1, 13))
+    r = problem.xavier.evaluate([0], np.arange(E)[None, :] < 12, "threshold", 0.8)
+    assert terminated and not truncated and set(FINAL_INFO_KEYS) <= set(info)
+    assert info["backbone"] == 0 and info["config"]["backbone"] == "a0" and info["config"]["exits"] == list(range(1, 13))
     assert info["energy_mj"] == pytest.approx(r.energy_mj[0]) and info["accuracy"] == pytest.approx(r.accuracy[0])
-    assert info["exit_model"] == "threshold (modelled)" and info["exit_share"].shape == (E + 1,)
-    assert reward == pytest.approx(info["accuracy"] / 100 - info["energy_mj"] / problem.energy_ref_mj)
+    assert info["exit_share"].shape == (E + 1,) and info["attached"].shape == (E,)
+    assert reward == pytest.approx(info["accuracy"] / 100 - info["energy_mj"] / problem.energy_ref_mj) == -info["fitness"]
     assert info["gpu_mhz"] == 1377.0 and info["emc_mhz"] == 2133.0 and info["cpu_mhz"] == 2265.6
+    np.testing.assert_array_equal(info["design"], action)
 
 
-def test_two_level_reads_the_backbone_first_then_the_rest(problem):
+def test_two_level_reads_the_backbone_first_then_the_rest():
     env = EarlyExitDVFSEnv(mode="two_level")
     obs, _ = env.reset(seed=0)
     assert obs[0] == 0
     act = np.zeros(env.problem.design_nvec.size, dtype=np.int64)
     act[0] = 2
     obs, reward, terminated, _, info = env.step(act)
-    assert not terminated and reward == 0 and obs[0] == 1 and obs[1 + 2] == 1 and info["backbone"] == "a2"
+    assert not terminated and reward == 0 and obs[0] == 1 and obs[1 + 2] == 1 and info["backbone"] == 2
     act[0] = 0  # ignored at the second step
     _, reward, terminated, _, info = env.step(act)
-    assert terminated and info["backbone"] == "a2" and reward != 0
+    assert terminated and info["backbone"] == 2 and info["config"]["backbone"] == "a2" and info["design"][0] == 2 and reward != 0
 
 
-def test_constrained_objective_ranks_infeasible_below_feasible():
-    p = EarlyExitDVFSProblem(objective="constrained", policy="oracle", accuracy_target=86.0, deadline_ms=6.0)
-    rng = np.random.default_rng(0)
-    designs = rng.integers(0, p.design_nvec, size=(400, p.design_nvec.size))
-    designs[0] = [1] + [0] * p.max_exits + [13, 28, 8]  # a1 static at the highest levels: 86.5%, ~6.2 ms
-    designs[1] = [0] + [1] * p.max_exits + [13, 28, 8]  # a0 with every exit: 89.95%, ~3.9 ms
-    m = p.evaluate_designs(designs)
+def test_vector_env_final_info_matches_the_single_env(problem):
+    designs = problem.space.sample(np.random.default_rng(2), 3)
+    venv = EarlyExitDVFSVectorEnv(num_envs=3, problem=problem)
+    venv.reset(seed=0)
+    _, reward, terminated, _, info = venv.step(designs)
+    assert terminated.all() and all(info["_" + k].all() for k in FINAL_INFO_KEYS)
+    for i in range(3):
+        env = EarlyExitDVFSEnv(problem=problem)
+        env.reset(seed=0)
+        _, r, _, _, single = env.step(designs[i])
+        assert r == reward[i] and single["config"] == info["config"][i] and single["objective"] == info["objective"][i]
+        np.testing.assert_array_equal(single["exit_share"], info["exit_share"][i])
+
+
+def test_constrained_objective_ranks_infeasible_below_feasible(constrained):
+    p = constrained
+    designs = np.random.default_rng(0).integers(0, p.design_nvec, size=(400, p.design_nvec.size))
+    designs[0] = [1] + [0] * p.max_exits + TOP  # a1 static at the highest levels: 86.5%, ~6.2 ms
+    designs[1] = [0] + [1] * p.max_exits + TOP  # a0 with every exit: 89.95%, ~3.9 ms
+    ev = p.evaluate(designs)
+    m = ev.metrics
     ok = (m["accuracy"] >= 86.0) & (m["latency_ms"] <= 6.0)
-    np.testing.assert_array_equal(m["feasible"], ok)
+    np.testing.assert_array_equal(ev.feasible, ok)
     assert ok.any() and (~ok).any()
-    assert m["objective"][~ok].min() > m["objective"][ok].max()
+    assert ev.fitness[~ok].min() > ev.fitness[ok].max() and (ev.overshoot[~ok] > 0).all() and (ev.overshoot[ok] == 0).all()
+    np.testing.assert_array_equal(ev.objective, m["energy_mj"])
     assert (m["energy_mj"] <= p.energy_max_mj + 1e-9).all()
 
 
@@ -75,22 +155,26 @@ def test_power_mode_limits_the_levels():
 @pytest.mark.parametrize(
     "options, match",
     [(dict(policy="greedy"), "'greedy'"), (dict(objective="latency"), "'latency'"), (dict(mode="three_level"), "'three_level'"),
-     (dict(thresholds=(0.5, 1.2)), "1.2"), (dict(objective="constrained"), "needs accuracy_target"),
+     (dict(thresholds=(0.5, 1.2)), "1.2"), (dict(thresholds=()), "non-empty"), (dict(objective="constrained"), "needs accuracy_target"),
      (dict(accuracy_target=120.0), "accuracy_target=120.0"), (dict(deadline_ms=-1.0), "deadline_ms=-1.0"),
      (dict(power_mode="TURBO"), "'TURBO'"), (dict(backbones=("a9",)), "'a9'"), (dict(dataset="mnist"), "'mnist'"),
-     (dict(accuracy_weight=0.0, energy_weight=0.0), "both 0")],
+     (dict(accuracy_weight=0.0, energy_weight=0.0), "both 0"), (dict(energy_weight=-1), "energy_weight=-1")],
 )
 def test_bad_options_raise_clear_errors(options, match):
     with pytest.raises(ValueError, match=match):
         EarlyExitDVFSProblem(**options)
 
 
-def test_actions_outside_the_space_are_rejected(problem):
+def test_bad_designs_and_actions_are_rejected(problem):
     env = EarlyExitDVFSEnv(problem=problem)
     env.reset(seed=0)
     bad = np.zeros(problem.design_nvec.size, dtype=np.int64)
     bad[0] = problem.num_backbones
-    with pytest.raises(ValueError, match="outside the action space"):
+    with pytest.raises(ValueError, match="outside the design space"):
         env.step(bad)
     with pytest.raises(ValueError, match="outside the action space"):
         env.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="nvec"):
+        problem.evaluate(bad[None, :])
+    with pytest.raises(ValueError, match=r"expected integers of shape \(N, 21\)"):
+        problem.evaluate(np.zeros((2, 3), dtype=np.int64))

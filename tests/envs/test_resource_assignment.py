@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import codesign_gym.envs  # noqa: F401  (registers the ids)
 from codesign_gym.costmodels.workloads import get_workload
+from codesign_gym.envs.episode_info import FINAL_INFO_KEYS
 from codesign_gym.envs.resource_assignment import (
     ResourceAssignmentEnv,
     ResourceAssignmentProblem,
@@ -50,32 +51,46 @@ def test_episode_return_is_negative_normalised_objective(problem):
     assert total <= -1.0 + 1e-12  # the normaliser is the unconstrained lower bound
 
 
-def test_episode_matches_batched_design_scoring(problem):
+def test_episode_matches_batched_design_evaluation(problem):
     env = ResourceAssignmentEnv(problem=problem, shuffle_layers=True)
     env.reset(seed=3)
     rng = np.random.default_rng(3)
     done, info = False, {}
     while not done:
         mask = info.get("action_mask", np.ones(problem.num_pe_levels * problem.num_buffer_levels, bool))
-        a = rng.choice(np.flatnonzero(mask))
-        _, _, done, _, info = env.step(np.array(divmod(int(a), problem.num_buffer_levels)))
-    pe_idx = np.searchsorted(problem.table.pe_levels, info["design_pe"])[None, :]
-    buf_idx = np.searchsorted(problem.table.buffer_levels, info["design_buffer"])[None, :]
-    scored = problem.evaluate_designs(pe_idx, buf_idx)
-    assert scored["objective"][0] == pytest.approx(info["objective"], rel=1e-12)
-    assert bool(scored["feasible"][0]) == info["feasible"]
+        pe, buffer = problem.split_action(rng.choice(np.flatnonzero(mask)))
+        _, _, done, _, info = env.step(np.array([pe, buffer]))
+    assert set(FINAL_INFO_KEYS) <= set(info) and "design_pe" not in info
+    ev = problem.evaluate(info["design"][None, :])
+    assert ev.objective[0] == pytest.approx(info["objective"], rel=1e-12) and info["objective"] == info["latency_cycles"]
+    assert bool(ev.feasible[0]) == info["feasible"] and ev.fitness[0] == info["fitness"]
+    assert info["config"] == problem.to_config(info["design"])
+
+
+def test_over_budget_episode_reports_its_design_with_unset_layers_at_level_0(problem):
+    env = ResourceAssignmentEnv(problem=problem)
+    env.reset(seed=0)
+    top = np.array([problem.num_pe_levels - 1, problem.num_buffer_levels - 1])
+    done, info = False, {}
+    while not done:
+        _, _, done, _, info = env.step(top)
+    L, k = problem.num_layers, info["layers_done"]
+    assert 0 < k < L and not info["feasible"] and info["overshoot"] > 0
+    np.testing.assert_array_equal(info["design"][:L], [top[0]] * k + [0] * (L - k))
+    np.testing.assert_array_equal(info["design"][L:], [top[1]] * k + [0] * (L - k))
+    ev = problem.evaluate(info["design"][None, :])
+    assert not ev.feasible[0] and ev.fitness[0] == info["fitness"] and ev.fitness[0] > ev.objective[0] / problem.objective_norm
 
 
 def test_following_the_mask_always_stays_within_budget(problem):
     venv = ResourceAssignmentVectorEnv(num_envs=64, problem=problem, shuffle_layers=True)
     _, info = venv.reset(seed=5)
     rng = np.random.default_rng(5)
-    B = problem.num_buffer_levels
     finished = 0
     for _ in range(problem.num_layers):
         mask = info["action_mask"]
         flat = np.array([rng.choice(np.flatnonzero(m)) for m in mask])
-        _, _, term, _, info = venv.step(np.stack([flat // B, flat % B], axis=1))
+        _, _, term, _, info = venv.step(np.stack(problem.split_action(flat), axis=1))
         assert info["feasible"].all()
         finished += int(term.sum())
     assert finished == 64
@@ -194,3 +209,70 @@ def test_action_outside_space_is_rejected(action):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="outside the action space"):
         env.step(np.array(action))
+
+
+def test_vector_final_info_is_the_problem_evaluation_of_each_ended_episode(problem):
+    venv = ResourceAssignmentVectorEnv(num_envs=16, problem=problem, shuffle_layers=True)
+    venv.reset(seed=4)
+    rng = np.random.default_rng(4)
+    ended = 0
+    for _ in range(2 * problem.num_layers):
+        _, _, term, _, info = venv.step(np.stack([rng.integers(0, 12, 16), rng.integers(0, 12, 16)], axis=1))
+        if not term.any():
+            assert "design" not in info
+            continue
+        rows = np.flatnonzero(term)
+        assert all(np.array_equal(info["_" + k], term) for k in ("design", "config", "fitness", "overshoot", "area"))
+        ev = problem.evaluate(info["design"][rows])
+        np.testing.assert_array_equal(info["fitness"][rows], ev.fitness)
+        np.testing.assert_array_equal(info["objective"][rows], ev.objective)
+        np.testing.assert_array_equal(info["feasible"][rows], ev.feasible)
+        np.testing.assert_array_equal(info["latency_cycles"][rows], ev.metrics["latency_cycles"])
+        assert info["config"][rows[0]] == problem.to_config(info["design"][rows[0]])
+        ended += rows.size
+    assert ended >= 16
+
+
+def test_problem_contract_names_units_label_and_options():
+    p = ResourceAssignmentProblem(workload=WORKLOAD, dataflow="shi", objective="energy", constraint="power:0.3")
+    L = p.num_layers
+    assert p.space.names[:2] == ("pe_0", "pe_1") and p.space.names[L] == "buffer_0" and p.space.size == 2 * L
+    assert (p.objective.name, p.objective.unit, p.objective.direction) == ("energy", "pJ", "min")
+    assert p.label == "cfx/alexnet|shi|energy|power:0.3"
+    assert p.options == {"workload": WORKLOAD, "dataflow": "shi", "objective": "energy", "constraint": "power:0.3"}
+    assert ResourceAssignmentProblem(**p.options).label == p.label
+    assert ResourceAssignmentProblem(workload=WORKLOAD, constraint="area", constraint_ratio=0.25).label.endswith("|area:0.25")
+    ev = p.evaluate(p.space.sample(np.random.default_rng(0), 4))
+    assert ev.units["latency_cycles"] == "cycles" and ev.units["edp"] == "cycles*pJ" and ev.units["budget_used"] == ev.units["power"]
+    np.testing.assert_array_equal(ev.metrics["budget_used"], ev.metrics["power"])
+    np.testing.assert_array_equal(ev.objective, ev.metrics["energy_pj"])
+
+
+def test_one_grid_indexing_round_trips_and_matches_the_cost_table(problem):
+    rng = np.random.default_rng(0)
+    designs = problem.space.sample(rng, 50)
+    actions = problem.layer_actions(designs)
+    np.testing.assert_array_equal(problem.design_of(actions), designs)
+    L = problem.num_layers
+    layer = np.arange(L)
+    table = problem.table.runtime_cycles[layer, designs[:, :L], designs[:, L:]]
+    np.testing.assert_array_equal(problem.latency[layer, actions], table)
+    np.testing.assert_array_equal(problem.evaluate(designs).metrics["latency_cycles"], table.sum(axis=1))
+
+
+def test_to_config_and_the_exact_optimum(problem):
+    optimum = problem.optimum()
+    assert optimum is problem.optimum()  # solved once
+    config = problem.to_config(optimum.design)
+    assert config["pe"][:5] == [4, 32, 32, 16, 96] and config["buffer"][:5] == [8, 1, 8, 12, 1]
+    ev = problem.evaluate(optimum.design[None, :])
+    assert ev.feasible[0] and ev.objective[0] == optimum.objective == 20_513_969.0
+    rng = np.random.default_rng(0)
+    sample = problem.evaluate(problem.space.sample(rng, 20_000))
+    assert sample.feasible.any() and sample.objective[sample.feasible].min() >= optimum.objective
+
+
+@pytest.mark.parametrize("bad", [np.zeros((1, 3), dtype=np.int64), np.full((1, 10), 12), np.zeros((1, 10))])
+def test_bad_designs_are_refused(bad):
+    with pytest.raises(ValueError, match="expected"):
+        ResourceAssignmentProblem(workload=WORKLOAD).evaluate(bad)

@@ -1,7 +1,7 @@
 """Sweeps on a real two-node Ray cluster on loopback: a lost worker node and a killed driver.
 
 The cluster (head + worker, each 1 CPU and one ``slot``; the worker also ``nodeB``) is started
-with ``ray start`` by :class:`~codesign_gym.experiments.cluster.LocalCluster`, which ends only
+with ``ray start`` by :class:`~codesign_gym.experiments.sweep.cluster.LocalCluster`, which ends only
 the processes it started (by session id). Trials reserve a ``slot``, so each node runs one at a
 time and trials land on every node. The sweep driver is a separate process (``python -m
 codesign_gym.experiments.cli sweep ... --address 127.0.0.1:PORT``), so it can be killed.
@@ -23,8 +23,8 @@ pytest.importorskip("ray")
 if not sys.platform.startswith("linux"):
     pytest.skip("LocalCluster finds a node's processes through /proc", allow_module_level=True)
 
-from codesign_gym.experiments.cluster import LocalCluster, kill_session, session_pids  # noqa: E402
-from codesign_gym.experiments.sweep_trials import read_attempts, read_done  # noqa: E402
+from codesign_gym.experiments.sweep.cluster import LocalCluster, kill_session, session_pids  # noqa: E402
+from codesign_gym.experiments.sweep.trials import read_attempts, read_done  # noqa: E402
 
 HANG_GUARD_S = 240  # a stuck cluster fails the test instead of blocking CI
 

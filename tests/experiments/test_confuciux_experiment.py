@@ -1,52 +1,107 @@
-"""The ConfuciuX experiment end to end with the search baselines (RL runs in tests/agents)."""
+"""The ConfuciuX experiment on the one runner: its definition and generated flags, a seeded run of
+the search baselines and model-based RL (the numbers the old experiment gave), the exact row,
+resume, and bad options (RL runs in tests/agents)."""
 
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest
 
-from codesign_gym.experiments.confuciux import ConfuciuxConfig, build_problem, exact_optimum, run_experiment
-from codesign_gym.experiments.results import RESULT_COLUMNS, read_results
+from codesign_gym.experiments.confuciux import EXPERIMENT, ConfuciuxOptions
+from codesign_gym.experiments.runner.results import RESULT_COLUMNS, read_results
+from codesign_gym.experiments.runner.run import run_experiment
+from codesign_gym.experiments.runner.spec import ExperimentSpec
 
-CONFIG = dict(model="cfx/alexnet", dataflow="dla", budget=96, seeds=2, methods=("random", "genetic", "annealing"), batch_size=16)
+ALEXNET = ConfuciuxOptions(model="cfx/alexnet", batch_size=16)
+PROBLEM = "cfx/alexnet|dla|latency|area:0.5"
+OPTIMUM = 361085653.0  # cycles, the multiple-choice knapsack optimum
+#: final best cycles of the seeded runs at budget 96 (batch 16), as the pre-runner experiment gave them
+SEEDED = {("random", 0): 367428833.0, ("random", 1): 366031441.0, ("genetic", 0): 362366556.0, ("genetic", 1): 364143999.0,
+          ("annealing", 0): 365054297.0, ("annealing", 1): 364118607.0, ("model_based", 0): 361129685.0,
+          ("model_based", 1): 361125701.0}
+METHODS = ("exact", "random", "genetic", "annealing", "model_based")
 
 
-def test_run_writes_results_summary_and_plot(tmp_path):
-    summary = run_experiment(ConfuciuxConfig(**CONFIG), tmp_path, progress=lambda _: None)
+def _spec(tmp_path, methods=METHODS, seeds=(0, 1), budget=96, options=ALEXNET, report=False) -> ExperimentSpec:
+    return ExperimentSpec("confuciux", options, methods, budget, seeds, tmp_path, report=report)
+
+
+def _finals(path) -> dict:
+    return {(r["method"], r["seed"]): r for r in read_results(path) if r["final"] == 1}
+
+
+def test_experiment_definition_builds_the_problem_and_rl_settings():
+    assert EXPERIMENT.default_methods == ("exact", "random", "genetic", "annealing", "bayesian", "model_based", "reinforce", "rl_ga")
+    assert (EXPERIMENT.default_budget, EXPERIMENT.default_seeds) == (600, 3)
+    [(problem, methods)] = EXPERIMENT.problems(ConfuciuxOptions(model="cfx/alexnet", dataflow="shi", objective="energy",
+                                                                constraint="power:0.3"))
+    assert methods is None and problem.label == "cfx/alexnet|shi|energy|power:0.3"
+    assert problem.options == {"workload": "cfx/alexnet", "dataflow": "shi", "objective": "energy", "constraint": "power:0.3"}
+    assert EXPERIMENT.method_options(ConfuciuxOptions(), problem) == {"module": "lstm", "episode_length": 5}
+
+
+def _parse(argv: list[str]) -> ExperimentSpec:
+    """``codesign-gym run confuciux ARGV`` as the command line parses it."""
+    from codesign_gym.experiments.cli import build_parser
+    from codesign_gym.experiments.runner.commands import spec_from_args
+
+    return spec_from_args(build_parser().parse_args(["run", "confuciux", *argv]))
+
+
+def test_generated_flags_keep_the_old_names(tmp_path):
+    spec = _parse(["--model", "cfx/resnet50", "--dataflow", "shi", "--objective", "edp", "--constraint", "power:0.4",
+                   "--batch-size", "8", "--budget", "3673", "--seeds", "2", "--methods", "random", "model_based",
+                   "--output-dir", str(tmp_path)])
+    assert spec.options == ConfuciuxOptions(model="cfx/resnet50", dataflow="shi", objective="edp", constraint="power:0.4", batch_size=8)
+    assert spec.budget == 3673 and spec.seeds == (0, 1) and spec.methods == ("random", "model_based")
+    assert _parse([]).options == ConfuciuxOptions()
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        _parse(["--objective", "speed"])
+
+
+def test_seeded_run_gives_the_old_best_objectives(tmp_path):
+    run_experiment(_spec(tmp_path, report=True), progress=lambda _: None)
     rows = read_results(tmp_path)
     assert set(rows[0]) == set(RESULT_COLUMNS)
-    finals = [r for r in rows if r["final"] == 1]
-    assert sorted((r["method"], r["seed"]) for r in finals) == sorted(
-        [("exact", 0)] + [(m, s) for m in CONFIG["methods"] for s in range(2)]
-    )
-    optimum = next(r["best_objective"] for r in finals if r["method"] == "exact")
-    for r in finals:
-        assert r["evals"] == (0 if r["method"] == "exact" else 96)
-        assert r["gap_to_opt"] >= -1e-12 and r["best_objective"] >= optimum * (1 - 1e-12)
-        config = json.loads(r["best_config"])
-        assert len(config["pe"]) == len(config["buffer"]) == 5
-    text = summary.read_text()
-    assert "evals_to_1%" in text and "genetic" in text
-    assert list(tmp_path.glob("convergence_*.png"))
+    finals = _finals(tmp_path)
+    assert {k: r["best_objective"] for k, r in finals.items() if k[0] != "exact"} == SEEDED
+    for (method, seed), r in finals.items():
+        assert r["problem"] == PROBLEM and (r["objective_name"], r["objective_unit"], r["direction"]) == ("latency", "cycles", "min")
+        assert r["evals"] == {"exact": 0, "model_based": 65}.get(method, 96)
+        assert r["gap_to_opt"] == pytest.approx(r["best_objective"] / OPTIMUM - 1) and r["gap_to_opt"] >= 0
+        assert len(r["best_config"]["pe"]) == len(r["best_config"]["buffer"]) == 5 and len(r["best_design"]) == 10
+    exact = finals[("exact", 0)]
+    assert exact["best_objective"] == OPTIMUM and exact["gap_to_opt"] == 0
+    assert exact["best_config"] == {"pe": [4, 64, 64, 96, 64], "buffer": [8, 12, 12, 8, 8]}
+    assert finals[("genetic", 0)]["best_config"] == {"pe": [4, 128, 64, 48, 64], "buffer": [8, 8, 10, 2, 11]}
+    text = (tmp_path / "summary.md").read_text()
+    assert "genetic" in text and list(tmp_path.glob("convergence_*.png"))
 
 
-def test_best_config_is_what_the_problem_scores(tmp_path):
-    run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("genetic",), "seeds": 1}), tmp_path, progress=lambda _: None)
-    problem = build_problem(ConfuciuxConfig(**CONFIG))
-    row = next(r for r in read_results(tmp_path) if r["final"] == 1 and r["method"] == "genetic")
-    cfg = json.loads(row["best_config"])
-    pe = np.searchsorted(problem.table.pe_levels, cfg["pe"])[None, :]
-    buf = np.searchsorted(problem.table.buffer_levels, cfg["buffer"])[None, :]
-    scored = problem.evaluate_designs(pe, buf)
-    assert scored["objective"][0] == pytest.approx(row["best_objective"]) and scored["feasible"][0]
+def test_best_design_and_config_are_what_the_problem_scores(tmp_path):
+    run_experiment(_spec(tmp_path, ("genetic",), (0,)), progress=lambda _: None)
+    [(problem, _)] = EXPERIMENT.problems(ALEXNET)
+    row = _finals(tmp_path)[("genetic", 0)]
+    design = np.array(row["best_design"])
+    ev = problem.evaluate(design[None, :])
+    assert ev.objective[0] == row["best_objective"] and ev.feasible[0] and ev.fitness[0] == row["best_fitness"]
+    assert problem.to_config(design) == row["best_config"]
+
+
+def test_model_based_is_skipped_for_a_non_separable_objective(tmp_path):
+    messages = []
+    options = ConfuciuxOptions(model="cfx/alexnet", objective="edp")
+    run_experiment(_spec(tmp_path, ("exact", "model_based", "random"), (0,), options=options), progress=messages.append)
+    assert set(_finals(tmp_path)) == {("random", 0)}
+    assert any("model_based: skipped" in m and "separable" in m for m in messages)
+    assert any("exact: skipped" in m for m in messages)
 
 
 def test_resume_skips_finished_runs_and_redoes_killed_ones(tmp_path):
-    config = ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "seeds": 2})
-    run_experiment(config, tmp_path, progress=lambda _: None)
+    spec = _spec(tmp_path, ("random",))
+    run_experiment(spec, progress=lambda _: None)
     before = read_results(tmp_path)
     # simulate a run killed half-way: drop seed 1's final row
     path = tmp_path / "results.csv"
@@ -57,46 +112,29 @@ def test_resume_skips_finished_runs_and_redoes_killed_ones(tmp_path):
         writer.writeheader()
         writer.writerows(r for r in rows if not (r["seed"] == "1" and r["final"] == "1"))
     messages = []
-    run_experiment(config, tmp_path, progress=messages.append)
+    run_experiment(spec, progress=messages.append)
     after = read_results(tmp_path)
-    assert any("seed 0: done already" in m for m in messages)
-    assert any("dropped" in m for m in messages)
+    assert any("seed 0: done already" in m for m in messages) and any("dropped" in m for m in messages)
     assert len(after) == len(before)
     assert [r["best_objective"] for r in after if r["seed"] == 1 and r["final"]] == [
-        r["best_objective"] for r in before if r["seed"] == 1 and r["final"]
-    ]
+        r["best_objective"] for r in before if r["seed"] == 1 and r["final"]]
 
 
-def test_exact_optimum_beats_or_ties_every_feasible_random_design():
-    problem = build_problem(ConfuciuxConfig(model="cfx/mobilenet_v2"))
-    optimum, design = exact_optimum(problem)
-    L = problem.num_layers
-    assert problem.score(design[None, :]).feasible[0]
-    assert problem.score(design[None, :]).objective[0] == pytest.approx(optimum)
-    rng = np.random.default_rng(0)
-    designs = np.concatenate([rng.integers(0, 12, (20000, L)), rng.integers(0, 12, (20000, L))], axis=1)
-    ev = problem.score(designs)
-    assert ev.feasible.any() and ev.objective[ev.feasible].min() >= optimum
-
-
-def test_bad_config_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="'dqn'"):
-        run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("dqn",)}), tmp_path)
-    with pytest.raises(ValueError, match="--budget 0"):
-        run_experiment(ConfuciuxConfig(**{**CONFIG, "budget": 0}), tmp_path)
-
-
-def test_resuming_with_other_settings_is_refused(tmp_path):
-    run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "seeds": 1}), tmp_path, progress=lambda _: None)
+def test_resuming_with_other_settings_is_refused_and_more_seeds_extend_the_run(tmp_path):
+    run_experiment(_spec(tmp_path, ("random",), (0,)), progress=lambda _: None)
     with pytest.raises(ValueError, match="budget: recorded 96, now 500"):
-        run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "budget": 500}), tmp_path, progress=lambda _: None)
-    # more seeds (or methods) extend the same run
-    run_experiment(ConfuciuxConfig(**{**CONFIG, "methods": ("random",), "seeds": 2}), tmp_path, progress=lambda _: None)
+        run_experiment(_spec(tmp_path, ("random",), (0,), budget=500), progress=lambda _: None)
+    run_experiment(_spec(tmp_path, ("random",), (0, 1)), progress=lambda _: None)
     assert {r["seed"] for r in read_results(tmp_path) if r["method"] == "random"} == {0, 1}
 
 
-def test_bad_model_writes_nothing(tmp_path):
+@pytest.mark.parametrize("options, match", [(dict(model="lenet9000"), "lenet9000"), (dict(constraint="volume:0.5"), "volume"),
+                                            (dict(objective="speed"), "speed"), (dict(batch_size=0), "--batch-size 0")])
+def test_bad_options_fail_before_anything_is_written(tmp_path, options, match):
     out = tmp_path / "run"
-    with pytest.raises(ValueError, match="lenet9000"):
-        run_experiment(ConfuciuxConfig(**{**CONFIG, "model": "lenet9000"}), out, progress=lambda _: None)
+    with pytest.raises(ValueError, match=match):
+        run_experiment(_spec(out, ("random",), options=ConfuciuxOptions(**{"model": "cfx/alexnet", **options})), progress=lambda _: None)
+    assert not out.exists()
+    with pytest.raises(ValueError, match="'dqn'"):
+        run_experiment(_spec(out, ("dqn",)), progress=lambda _: None)
     assert not out.exists()

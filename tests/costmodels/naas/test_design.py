@@ -154,3 +154,17 @@ def test_unknown_networks_raise(space):
     with pytest.raises(ValueError, match="15624"):
         space.evaluate([15625], [None])
     assert CONV_DIMS == ("R", "S", "P", "Q", "C", "M")
+
+
+def test_best_networks_is_exact_over_the_15625_cells():
+    s = NAASSpace("eyeriss", "ImageNet16-120", samples=32, rounds=0)
+    hw = s.hardware([4, 3, 1, 6, 3], [0, 0, 1, 1, 3, 2])
+    beyond = s.hardware([7, 7, 8, 7, 3], np.zeros(6))  # beyond the cap: never priced
+    cycles, energy = s.network_costs(hw)
+    edp = cycles * energy
+    ok = np.flatnonzero(s.accuracies >= s.ref_accuracy)
+    constrained = s.best_networks([hw, beyond, hw], accuracy_target=s.ref_accuracy, fallback=7)
+    assert constrained.tolist() == [ok[np.argmin(edp[ok])], 7, ok[np.argmin(edp[ok])]]
+    scalarized = s.best_networks([hw], accuracy_weight=1.0, edp_weight=2.0)
+    assert scalarized[0] == np.argmax(s.accuracies - 2.0 * s.log2_edp_ratio(edp))
+    assert s.best_networks([hw], accuracy_target=101.0)[0] in np.flatnonzero(s.accuracies == s.accuracies.max())

@@ -25,7 +25,7 @@ def run_list(_args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from codesign_gym.costmodels.workloads import get_workload
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     table = get_workload(args.name)
     rows = table.to_rows()

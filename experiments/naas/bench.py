@@ -14,16 +14,8 @@ import time
 import numpy as np
 
 from codesign_gym.costmodels.naas.design import NAASSpace
+from codesign_gym.experiments.bench.env import _time_steps
 from codesign_gym.envs.nas_accelerator import NASAcceleratorEnv, NASAcceleratorProblem, NASAcceleratorVectorEnv
-
-
-def _time(step, min_seconds: float) -> tuple[int, float]:
-    n, start = 0, time.perf_counter()
-    while True:
-        n += step()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return n, elapsed
 
 
 def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=(1, 16, 256), min_seconds: float = 2.0,
@@ -43,7 +35,7 @@ def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=
                  "per_s": 1.0 / secs, "unit": f"spaces/s ({secs:.3f} s each)"})
     for search in ("joint", "nested", "network"):
         problem = NASAcceleratorProblem(dataset=dataset, accelerator=accelerator, objective="constrained", search=search,
-                                        samples=samples, rounds=rounds, space=space)
+                                        samples=samples, rounds=rounds, naas_space=space)
         env = NASAcceleratorEnv(problem=problem)
         env.reset(seed=0)
         env.action_space.seed(0)
@@ -53,7 +45,7 @@ def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=
             env.reset()
             return 1
 
-        n, secs = _time(single, min_seconds)
+        n, secs = _time_steps(single, min_seconds)
         rows.append({"what": "single env, random actions", "search": search, "num_envs": 1, "per_s": n / secs, "unit": "env steps/s"})
         for k in num_envs:
             venv = NASAcceleratorVectorEnv(num_envs=k, problem=problem)
@@ -63,7 +55,7 @@ def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=
             def vector() -> int:  # counts finished one-step episodes: the autoreset steps between them evaluate nothing
                 return int(venv.step(venv.action_space.sample())[2].sum())
 
-            n, secs = _time(vector, min_seconds)
+            n, secs = _time_steps(vector, min_seconds)
             rows.append({"what": "native vector env, random actions", "search": search, "num_envs": k, "per_s": n / secs,
                          "unit": "env steps/s (autoreset steps not counted)"})
     return rows

@@ -2,7 +2,7 @@
 ``SyncVectorEnv`` of single envs, with random actions.
 
 Printed by ``codesign-gym bench env``; never asserted in tests. RLlib sampling throughput is
-:func:`codesign_gym.experiments.cluster_bench.bench_rllib_scaling` (``codesign-gym bench rllib``).
+:func:`codesign_gym.experiments.bench.cluster.bench_rllib_scaling` (``codesign-gym bench rllib``).
 """
 
 from __future__ import annotations

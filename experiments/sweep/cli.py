@@ -1,5 +1,5 @@
-"""``codesign-gym sweep``: the command line of :mod:`codesign_gym.experiments.sweep` (kept apart
-so that building the parser imports neither Ray nor the experiments).
+"""``codesign-gym sweep``: the command line of :mod:`codesign_gym.experiments.sweep.driver` (kept
+apart so that building the parser imports neither Ray nor the experiments).
 
     codesign-gym sweep SWEEP.yaml [--output-dir DIR] [--address auto|HOST:PORT] [resource options]
     codesign-gym sweep --resume DIR [--address ...] [resource options]
@@ -8,7 +8,10 @@ so that building the parser imports neither Ray nor the experiments).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+
+from codesign_gym.experiments.runner.commands import RLLIB_PREFIX, add_rllib_flags, rllib_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,53 +27,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs each trial reserves (default: the file's, else 1)")
     sweep.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs each trial reserves (default: the file's, else 0)")
     sweep.add_argument("--custom-resources", default=None, metavar="JSON", help='custom node resources each trial reserves, e.g. \'{"nodeB": 1}\'')
-    add_rllib_options(sweep)
-    sweep.add_argument("--eval-tasks", type=int, default=None, help="search baselines: Ray tasks per batch of evaluations (default: the file's, else 0 = in the trial)")
+    add_rllib_flags(sweep)
+    sweep.add_argument("--eval-tasks", type=int, default=None, help="search methods: Ray tasks per batch of evaluations (default: the file's, else 0 = in the trial)")
     sweep.set_defaults(handler=run_sweep_command)
 
 
-def add_rllib_options(parser: argparse.ArgumentParser) -> None:
-    """The RLlib resource options every training entry point takes (see ``RLlibOptions``)."""
-    parser.add_argument("--num-env-runners", type=int, default=None, help="RLlib env-runner actors per training run (default: the experiment's, 0)")
-    parser.add_argument("--envs-per-runner", type=int, default=None, help="sub-environments per env runner (default: the experiment's)")
-    parser.add_argument("--num-learners", type=int, default=None, help="RLlib learner actors (default: 0, learn in the training process)")
-    parser.add_argument("--num-gpus-per-learner", type=float, default=None, help="GPUs per learner (default: 0)")
-    parser.add_argument("--num-cpus-per-env-runner", type=float, default=None, help="CPUs each env runner reserves (default: 1; "
-                        "fractions let more runners share a small machine)")
-
-
-def rllib_options_from_args(args: argparse.Namespace) -> dict:
-    return {k: getattr(args, k, None) for k in ("num_env_runners", "envs_per_runner", "num_learners", "num_gpus_per_learner", "num_cpus_per_env_runner")}
-
-
-def run_sweep_command(args: argparse.Namespace) -> int:
-    if (args.sweep_file is None) == (args.resume is None):
-        raise ValueError("expected either a sweep file (codesign-gym sweep SWEEP.yaml) or --resume RESULTS_DIR, not both or neither")
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    """The sweep-file entries the command line replaces (None: keep the file's)."""
     custom = None
     if args.custom_resources is not None:
         try:
             custom = json.loads(args.custom_resources)
         except json.JSONDecodeError as err:
             raise ValueError(f"--custom-resources {args.custom_resources!r}: not JSON ({err}); expected e.g. '{{\"nodeB\": 1}}'") from None
-    overrides = {"cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "custom": custom,
-                 **rllib_options_from_args(args), "max_failures": args.max_failures,
-                 "max_concurrent_trials": args.max_concurrent_trials, "eval_tasks": args.eval_tasks}
+    given = dataclasses.asdict(rllib_from_args(args))  # checks the values
+    rllib = {k: v for k, v in given.items() if getattr(args, RLLIB_PREFIX + k, None) is not None}
+    return {"cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial, "custom": custom, **rllib,
+            "max_failures": args.max_failures, "max_concurrent_trials": args.max_concurrent_trials, "eval_tasks": args.eval_tasks}
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    if (args.sweep_file is None) == (args.resume is None):
+        raise ValueError("expected either a sweep file (codesign-gym sweep SWEEP.yaml) or --resume RESULTS_DIR, not both or neither")
     if args.resume is not None and args.output_dir is not None:
         raise ValueError("--output-dir does not go with --resume (the sweep stays in its results directory)")
-    from codesign_gym.experiments.ray_session import check_address, resolve_address
-    from codesign_gym.experiments.results import RESULTS_FILE
-    from codesign_gym.experiments.sweep import (
-        TRIALS_INDEX,
-        prepare_results_dir,
-        run_sweep,
-    )
+    overrides = overrides_from_args(args)
+    from codesign_gym.experiments.runner.ray_session import check_address, resolve_address
+    from codesign_gym.experiments.runner.results import RESULTS_FILE
+    from codesign_gym.experiments.sweep.driver import TRIALS_INDEX, prepare_results_dir, run_sweep
 
     address = resolve_address(args.address)
     if address:
         check_address(address)  # an unreachable cluster fails before anything is written
     spec, results_dir = prepare_results_dir(args.sweep_file, args.resume or args.output_dir, overrides)
     outcome = run_sweep(spec, results_dir, address=args.address, num_cpus=args.num_cpus)
+    summary = outcome.results_dir / "summary.md"
     print(f"{outcome.complete_before + outcome.completed_now}/{outcome.total} trials complete; results: {outcome.results_dir / RESULTS_FILE}, "
-          f"trials: {outcome.results_dir / TRIALS_INDEX}" + (f", summary: {outcome.results_dir / 'summary.md'}" if (outcome.results_dir / 'summary.md').exists() else ""))
+          f"trials: {outcome.results_dir / TRIALS_INDEX}" + (f", summary: {summary}" if summary.exists() else ""))
     return 0 if outcome.complete else 1
-

@@ -1,4 +1,6 @@
-"""The HADAS energy-reduction table: per backbone and exit-policy model, the lowest energy per
+"""The HADAS tables: the energy reduction per backbone, and the model against HADAS's measurements.
+
+The energy-reduction table: per backbone and exit-policy model, the lowest energy per
 inference at equal or better accuracy than the static backbone at the highest levels (MAXN).
 
 For each backbone the candidates are exit configurations (none, every exit, each single exit, every
@@ -7,6 +9,9 @@ fronts) x every threshold of the problem (threshold model), each at every allowe
 triple (exhaustive: the exit shares and accuracy do not depend on the frequencies). Columns:
 static energy and accuracy; best with DVFS only (no exits); best with exits at the highest
 levels; best with exits and DVFS; and each one's reduction in %.
+
+The measured comparison (:func:`measured_comparison`): the model's a0/a6 energies next to HADAS's
+measured ones (CIFAR-100, older exit head).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ def reduction_rows(problem: EarlyExitDVFSProblem, extra_masks: dict[int, list[np
                    policies: tuple[str, ...] = ("oracle", "threshold")) -> list[dict[str, object]]:
     """One row per (backbone, exit model), then an ``overall`` row per model (the largest and the
     mean reduction over backbones). Energies in mJ, accuracies and reductions in %."""
-    space = problem.space
+    space = problem.xavier
     g, c, e = np.meshgrid(problem.levels["gpu"], problem.levels["cpu"], problem.levels["emc"], indexing="ij")
     g, c, e = g.ravel(), c.ravel(), e.ravel()
     top = int(np.flatnonzero((g == g.max()) & (c == c.max()) & (e == e.max()))[0])
@@ -88,3 +93,29 @@ def reduction_rows(problem: EarlyExitDVFSProblem, extra_masks: dict[int, list[np
                      **{k: f"{max(r[k] for r in per):.1f} / {np.mean([r[k] for r in per]):.1f}"
                         for k in ("dvfs_only_red_%", "exits_red_%", "exits_dvfs_red_%")}})
     return rows
+
+
+def measured_comparison() -> list[dict[str, object]]:
+    """The model vs HADAS's measured a0/a6 energies (mJ per inference, CIFAR-100): static at the
+    highest levels, with every exit (oracle, highest levels), and with exits + the best DVFS."""
+    from codesign_gym.costmodels.xavier.fit import motivation_rows
+
+    problem = EarlyExitDVFSProblem("cifar-100", "old_res", backbones=("a0", "a6"), policy="oracle")
+    measured = motivation_rows()
+    space = problem.xavier
+    out = []
+    table = {r["backbone"]: r for r in reduction_rows(problem, policies=("oracle",))}
+    for k, name in enumerate(space.backbones):
+        every = np.zeros((1, space.max_exits), dtype=bool)
+        every[0, : space.num_exits[k]] = True
+        r = space.evaluate([k], every, "oracle")
+        m = measured[name]
+        model = {"base": float(r.static_energy_mj[0]), "eex": float(r.energy_mj[0]), "eex_dvfs": float(table[name]["exits_dvfs_mJ"])}
+        out.append({"backbone": name, **{f"hadas_{k}_mJ": round(m[f"{k}_energy_mJ"], 1) for k in ("base", "eex", "eex_dvfs")},
+                    **{f"model_{k}_mJ": round(v, 2) for k, v in model.items()},
+                    "measured/model (base)": round(m["base_energy_mJ"] / model["base"], 2),
+                    "hadas_eex_saving_%": round(100 * (1 - m["eex_energy_mJ"] / m["base_energy_mJ"]), 1),
+                    "model_eex_saving_%": round(100 * (1 - model["eex"] / model["base"]), 1),
+                    "hadas_eex_dvfs_saving_%": round(100 * (1 - m["eex_dvfs_energy_mJ"] / m["base_energy_mJ"]), 1),
+                    "model_eex_dvfs_saving_%": round(100 * (1 - model["eex_dvfs"] / model["base"]), 1)})
+    return out

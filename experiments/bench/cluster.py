@@ -12,8 +12,23 @@ import subprocess
 import sys
 import time
 
+from codesign_gym.agents.registry import make_method
+from codesign_gym.agents.rllib.run_options import RLlibOptions
+
 #: gymnasium vectorization modes RLlib can drive: our native VectorEnv, or a SyncVectorEnv of single envs.
 VECTORIZE_MODES = ("vector_entry_point", "sync")
+
+
+def _confuciux_problem(workload: str):
+    """ConfuciuX's problem on ``workload`` and the options of its RL methods, with an MLP policy
+    and 64 episodes per batch (what the figures in docs/cluster.md were measured with)."""
+    from codesign_gym.experiments.registry import get_experiment
+
+    exp = get_experiment("confuciux")
+    options = exp.options(model=workload)
+    problem = exp.problems(options)[0][0]
+    opts = dict(exp.method_options(options, problem)) if exp.method_options else {}
+    return problem, {**opts, "module": "mlp", "episodes_per_batch": 64}
 
 
 def bench_rllib_scaling(workload: str = "cfx/mobilenet_v2", env_runners=(1, 2, 4), envs_per_runner: int = 16,
@@ -23,24 +38,20 @@ def bench_rllib_scaling(workload: str = "cfx/mobilenet_v2", env_runners=(1, 2, 4
     each vectorization mode x number of env runners. An embedded Ray gets at least as many
     logical CPUs as the largest runner count (each runner reserves one), so on a machine with
     fewer cores the runners share them: the figures then show what oversubscription costs."""
-    from codesign_gym.agents.rllib.training import build_algorithm_config
-    from codesign_gym.envs.resource_assignment import ResourceAssignmentProblem
-    from codesign_gym.experiments.ray_session import ray_session
+    from codesign_gym.experiments.runner.ray_session import ray_session
 
     for mode in modes:
         if mode not in VECTORIZE_MODES:
             raise ValueError(f"vectorize mode {mode!r}: expected one of {VECTORIZE_MODES}")
     if not env_runners or min(env_runners) < 1:
         raise ValueError(f"env_runners {env_runners!r}: expected counts >= 1")
-    episode_length = ResourceAssignmentProblem(workload=workload).num_layers
+    problem, method_opts = _confuciux_problem(workload)
     rows = []
     with ray_session(address, num_cpus=max(max(env_runners), os.cpu_count() or 1)):
         for mode in modes:
             for runners in env_runners:
-                config = build_algorithm_config(
-                    "ppo", {"workload": workload}, seed=0, module="mlp", episode_length=episode_length,
-                    num_env_runners=runners, envs_per_runner=envs_per_runner, episodes_per_batch=64,
-                ).env_runners(gym_env_vectorize_mode=mode)
+                method = make_method("ppo", **method_opts, rllib=RLlibOptions(num_env_runners=runners, envs_per_runner=envs_per_runner))
+                config = method.algorithm_config(problem, seed=0).env_runners(gym_env_vectorize_mode=mode)
                 algo = config.build_algo()
 
                 def sample(runner) -> int:
@@ -77,8 +88,8 @@ def bench_sweep(nodes=(1, 2), trials: int = 24, budget: int = 5000, method: str 
     (Python, Ray connection, Tune set-up), which a large sweep amortises.
     """
     from codesign_gym.agents.search import SEARCH_METHODS
-    from codesign_gym.experiments.cluster import LocalCluster
-    from codesign_gym.experiments.sweep_trials import read_done
+    from codesign_gym.experiments.sweep.cluster import LocalCluster
+    from codesign_gym.experiments.sweep.trials import read_done
 
     if method not in SEARCH_METHODS:
         raise ValueError(f"method {method!r}: expected one of {sorted(SEARCH_METHODS)}")

@@ -1,4 +1,4 @@
-"""``codesign-gym sweep``: many trials (problems x methods x seeds x hyperparameters) on a Ray
+"""The sweep driver (``codesign-gym sweep``): many trials (problems x methods x seeds x hyperparameters) on a Ray
 cluster through Ray Tune, into one results directory that survives lost nodes and killed drivers.
 
     codesign-gym sweep examples/sweeps/tiny.yaml --address auto --output-dir /shared/results/tiny
@@ -10,7 +10,7 @@ trials write their own files there, and Ray does not copy trial files to the hea
 
     sweep.yaml        the sweep file, as given (a resume reads it back, so trials are the same)
     trials/<key>/     one directory per trial (rows, attempts, RLlib checkpoint, done.json),
-                      see :mod:`codesign_gym.experiments.sweep_trials`
+                      see :mod:`codesign_gym.experiments.sweep.trials`
     results.csv       every complete trial's rows, gathered by the driver only (never appended
                       to by two processes), rebuilt from the trial files at every start
     trials.csv        one row per trial: status, node, attempts, best objective
@@ -34,15 +34,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from codesign_gym.experiments.results import RESULT_COLUMNS, RESULTS_FILE
-from codesign_gym.experiments.sweep_spec import SweepSpec, load_sweep
-from codesign_gym.experiments.sweep_trials import RESULTS_FILE as TRIAL_ROWS
-from codesign_gym.experiments.sweep_trials import (
-    read_attempts,
-    read_done,
-    sweep_trainable,
-    trial_dir,
-)
+from codesign_gym.experiments.runner.results import RESULT_COLUMNS, RESULTS_FILE
+from codesign_gym.experiments.sweep.spec import SweepSpec, load_sweep
+from codesign_gym.experiments.sweep.trials import read_attempts, read_done, read_rows, sweep_trainable, trial_dir
 
 SWEEP_FILE = "sweep.yaml"
 TRIALS_INDEX = "trials.csv"
@@ -119,11 +113,7 @@ def gather_results(spec: SweepSpec, results_dir: str | Path) -> int:
 
 
 def _trial_rows(results_dir: Path, key: str) -> list[dict[str, str]]:
-    path = trial_dir(results_dir, key) / TRIAL_ROWS
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_rows(trial_dir(results_dir, key) / RESULTS_FILE)
 
 
 def _append_trial(results_dir: Path, key: str) -> None:
@@ -164,7 +154,7 @@ def refresh_sweep_results(results_dir: str | Path) -> bool:
     rewrite ``trials.csv`` (e.g. before ``codesign-gym report``); returns whether it was one."""
     if not is_sweep_dir(results_dir):
         return False
-    spec = load_sweep(Path(results_dir) / SWEEP_FILE)
+    spec = load_sweep(Path(results_dir) / SWEEP_FILE, check=False)
     gather_results(spec, results_dir)
     write_trials_index(spec, results_dir)
     return True
@@ -212,8 +202,8 @@ def run_sweep(spec: SweepSpec, results_dir: str | Path, address: str | None = No
     """Run every trial of ``spec`` that has not completed in ``results_dir`` through Ray Tune on
     the cluster at ``address`` (default ``$RAY_ADDRESS``, else an embedded Ray with ``num_cpus``),
     gather the results and render the report."""
-    from codesign_gym.experiments.ray_session import ray_session
-    from codesign_gym.experiments.report import render_report
+    from codesign_gym.experiments.runner.ray_session import ray_session
+    from codesign_gym.experiments.runner.report import render_report
 
     results_dir = Path(results_dir).resolve()
     complete_before = gather_results(spec, results_dir)

@@ -36,19 +36,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("-o", "--output", required=True, help="output CSV path")
     predict.set_defaults(handler=run_predict)
 
-    from codesign_gym.experiments.memory_command import add_memory_parser
+    from codesign_gym.experiments.commands.memory import add_memory_parser
 
     add_memory_parser(commands)
 
-    from codesign_gym.experiments.xavier_command import add_xavier_parser
+    from codesign_gym.experiments.commands.xavier import add_xavier_parser
 
     add_xavier_parser(commands)
 
-    from codesign_gym.experiments.loopnest_command import add_loopnest_parser
+    from codesign_gym.experiments.commands.loopnest import add_loopnest_parser
 
     add_loopnest_parser(commands)
 
-    from codesign_gym.experiments.nb201_command import add_nb201_parser
+    from codesign_gym.experiments.commands.nb201 import add_nb201_parser
 
     add_nb201_parser(commands)
 
@@ -86,7 +86,7 @@ def demo_rows(workload: str, hardware: dict, dataflows: list[str] | None = None)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     hardware = dict(num_pes=args.num_pes, ktile=args.ktile, noc_bw=args.noc_bw, offchip_bw=args.offchip_bw, noc_latency=args.noc_latency)
     rows = demo_rows(args.workload, hardware, args.dataflows)
@@ -101,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def _print_per_layer(workload: str, hardware: dict, dataflow: str) -> None:
     from codesign_gym.costmodels.dataflow import Hardware, evaluate
     from codesign_gym.costmodels.workloads import LayerType, get_workload
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     table = get_workload(workload)
     res = evaluate(table, Hardware(**hardware), dataflow)

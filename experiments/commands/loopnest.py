@@ -41,7 +41,7 @@ def run_loopnest(args: argparse.Namespace) -> int:
 
 def run_loopnest_bench(args: argparse.Namespace) -> int:
     from codesign_gym.costmodels.loopnest.bench import run_benchmark
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     if any(b < 1 for b in args.batch_sizes):
         raise ValueError(f"--batch-sizes {args.batch_sizes}: expected positive batch sizes")

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--markdown", action="store_true")
     sweep.set_defaults(handler=run_sweep_bench)
 
-    from codesign_gym.experiments.loopnest_command import add_loopnest_bench_parser
+    from codesign_gym.experiments.commands.loopnest import add_loopnest_bench_parser
 
     add_loopnest_bench_parser(benches)
 
@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_costmodel_bench(args: argparse.Namespace) -> int:
     from codesign_gym.costmodels.dataflow.bench import run_benchmark
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     rows = run_benchmark(batch_sizes=tuple(args.batch_sizes), backends=tuple(args.backends), dataflows=tuple(args.dataflows))
     for row in rows:
@@ -69,8 +69,8 @@ def run_costmodel_bench(args: argparse.Namespace) -> int:
 
 
 def run_env_bench(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.env_bench import bench_env
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.bench.env import bench_env
+    from codesign_gym.experiments.runner.tables import render_table
 
     rows = bench_env(workload=args.workload, num_envs=tuple(args.num_envs), min_seconds=args.seconds, sync=not args.no_sync)
     for row in rows:
@@ -80,8 +80,8 @@ def run_env_bench(args: argparse.Namespace) -> int:
 
 
 def run_rllib_bench(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.cluster_bench import bench_rllib_scaling
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.bench.cluster import bench_rllib_scaling
+    from codesign_gym.experiments.runner.tables import render_table
 
     rows = bench_rllib_scaling(workload=args.workload, env_runners=tuple(args.env_runners), envs_per_runner=args.envs_per_runner,
                                modes=tuple(args.vectorize_modes), address=args.address)
@@ -95,8 +95,8 @@ def run_rllib_bench(args: argparse.Namespace) -> int:
 
 
 def run_sweep_bench(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.cluster_bench import bench_sweep
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.bench.cluster import bench_sweep
+    from codesign_gym.experiments.runner.tables import render_table
 
     rows = bench_sweep(nodes=tuple(args.nodes), trials=args.trials, budget=args.budget, method=args.method, cpus_per_node=args.cpus_per_node)
     for row in rows:
@@ -107,8 +107,8 @@ def run_sweep_bench(args: argparse.Namespace) -> int:
 
 
 def run_naas_bench(args: argparse.Namespace) -> int:
-    from codesign_gym.experiments.naas_bench import bench_naas
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.naas.bench import bench_naas
+    from codesign_gym.experiments.runner.tables import render_table
 
     rows = bench_naas(accelerator=args.accelerator, dataset=args.dataset, num_envs=tuple(args.num_envs), min_seconds=args.seconds)
     for row in rows:
