@@ -17,14 +17,16 @@ from codesign_gym.envs.problem import Problem
 class ExactMethod(Method):
     """The problem's exact optimum (:meth:`Problem.optimum`) as a one-point trace.
 
-    The point's ``evals`` is what the solver counted: the knapsack solver reads cost tables and
-    prices no whole design, so 0 there. The optimum's design is evaluated once through
+    The point's ``evals`` is what finding the optimum took (:attr:`KnownPoint.evals`: the
+    knapsack solver reads cost tables and prices no whole design, so 0 there; an enumeration
+    counts its designs). The method is not seeded: a runner runs it once, at the first seed. The optimum's design is evaluated once through
     ``problem.evaluate`` to report its fitness and feasibility (that check is not counted).
     The trace's only point is reported by the returned trace (``on_progress`` is not called),
     so a recorder writes one row for it.
     """
 
     name = "exact"
+    seeded = False
 
     def supports(self, problem: Problem) -> str | None:
         if problem.optimum() is None:
@@ -41,7 +43,7 @@ class ExactMethod(Method):
             raise ValueError(f"exact: the optimum of {problem.label} has no design in the design space; expected one")
         design = np.asarray(optimum.design, dtype=np.int64)[None, :]
         best = BestSoFar(self.name)
-        best.observe(design, problem.evaluate(design), evals=0)
+        best.observe(design, problem.evaluate(design), evals=optimum.evals)
         return best.trace
 
 

@@ -116,6 +116,8 @@ class Method(abc.ABC):
     name: str = "method"
     #: True for methods that train on RLlib (they need a Ray instance).
     needs_ray: bool = False
+    #: False for a method whose result does not depend on the seed (an exact solver): run once.
+    seeded: bool = True
 
     def supports(self, problem: Problem) -> str | None:
         """None if this method can run on ``problem``, else the reason it cannot."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -44,9 +43,8 @@ from codesign_gym.costmodels.naas.design import (
     importance_order,
 )
 from codesign_gym.costmodels.workloads import nb201
-from codesign_gym.envs.episode_info import final_info
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, check_started
+from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "sequential")
@@ -296,16 +294,17 @@ class NASAcceleratorProblem(Problem):
     def optimum(self) -> KnownPoint | None:
         """``search="network"``: the exact optimum, by evaluating all 15,625 cells on the baseline
         (15,625 evaluations; the least fitness among feasible cells, ties to the lower index).
-        None for the other searches, or when no cell is feasible."""
-        if self.search != "network":
-            return None
+        None for the other searches, or when no cell is feasible. Computed once per instance."""
+        return None if self.search != "network" else self._once("optimum", self._enumerate_cells)
+
+    def _enumerate_cells(self) -> KnownPoint | None:
         designs = np.asarray(nb201.edge_ops(), dtype=np.int64)
         ev = self.evaluate(designs)
         if not np.any(ev.feasible):
             return None
         i = int(np.flatnonzero(ev.feasible)[np.argmin(ev.fitness[ev.feasible])])
-        return KnownPoint(float(ev.objective[i]), designs[i], f"exhaustive: all {designs.shape[0]:,} cells on {self.accelerator} "
-                                                               f"({designs.shape[0]:,} evaluations)")
+        return KnownPoint(float(ev.objective[i]), designs[i], f"exhaustive: all {designs.shape[0]:,} cells on {self.accelerator}",
+                          evals=int(designs.shape[0]))
 
     # ------------------------------------------------------------------ spaces
     def action_space(self) -> spaces.Space:
@@ -386,50 +385,37 @@ class _Episodes:
         return reward, finish, evaluation, designs
 
 
-class NASAcceleratorEnv(gym.Env):
+class NASAcceleratorEnv(EpisodeEnv):
     """One co-design per episode (one step, or one step per entry in ``sequential`` mode).
     Keyword options are those of :class:`NASAcceleratorProblem` (or pass a built ``problem``).
     The final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info` (``design``,
     ``config``, ``objective``, ``fitness``, ``feasible``, ``overshoot`` and every metric); an
     earlier step of ``sequential`` gives ``{"entry": next entry}``."""
 
-    metadata = {"render_modes": []}
-
     def __init__(self, problem: NASAcceleratorProblem | None = None, **problem_options: Any):
         self.problem = problem if problem is not None else NASAcceleratorProblem(**problem_options)
         self.action_space = self.problem.action_space()
         self.observation_space = self.problem.observation_space()
         self._ep = _Episodes(self.problem, 1)
-        self._started = False
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._ep.reset(np.ones(1, dtype=bool))
-        self._started = True
+    def _reset_info(self) -> dict[str, Any]:
         p = self.problem
-        return self._ep.observe()[0], {"mode": p.mode, "search": p.search, "reference_edp": p.naas_space.ref_edp,
-                                       "reference_accuracy": p.naas_space.ref_accuracy}
+        return {"mode": p.mode, "search": p.search, "reference_edp": p.naas_space.ref_edp, "reference_accuracy": p.naas_space.ref_accuracy}
 
-    def step(self, action):
-        check_started(self._started)
+    def _step_info(self) -> dict[str, Any]:
+        return {"entry": int(self._ep.pos[0])}
+
+    def _check_action(self, action: Any) -> np.ndarray:
         p = self.problem
         act = np.asarray(action)
         if p.mode == "sequential":
             if act.size != 1 or act.dtype.kind not in "iu" or not 0 <= int(act.reshape(-1)[0]) < self.action_space.n:
                 raise ValueError(f"action {action!r} is outside the action space; expected an integer in 0..{self.action_space.n - 1}")
-            act = act.reshape(1)
-        elif act.shape != (p.num_entries,):
+            return act.reshape(1)
+        if act.shape != (p.num_entries,):
             raise ValueError(f"action {action!r} is outside the action space; expected {p.num_entries} entries "
                              f"({'reals in [0, 1]' if p.action == 'box' else f'integer indices, nvec={p.space.nvec.tolist()}'})")
-        else:
-            act = act[None, :]
-        reward, done, evaluation, designs = self._ep.step(act, np.ones(1, dtype=bool))
-        if done[0]:
-            info = final_info(p, designs, evaluation, 0)
-            self._started = False
-        else:
-            info = {"entry": int(self._ep.pos[0])}
-        return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
+        return act[None, :]
 
 
 class NASAcceleratorVectorEnv(EpisodeBatchVectorEnv):

@@ -127,7 +127,6 @@ class PatchInferenceProblem(Problem):
         self._options = {"sram_kib": self.sram_kib, "flash_kib": self.flash_kib, "objective": objective, "widths": list(self.widths),
                          "resolutions": list(self.resolutions), "kernel_choices": list(self.kernels),
                          "expansion_choices": list(self.expansions), "grids": list(self.grids), "bytes_per_element": self.bytes_per_element}
-        self._optimum: tuple[KnownPoint | None] | None = None
         self._bounds()
 
     def _check_published(self) -> None:
@@ -268,9 +267,7 @@ class PatchInferenceProblem(Problem):
         says how many), where the space has at most :data:`MAX_ENUMERATED` designs (the default
         space: 19 splits x 8 grids = 152); None for larger spaces (per-block choices) or where
         no design is feasible. Computed once per instance."""
-        if self._optimum is None:
-            self._optimum = (self._enumerate(),)
-        return self._optimum[0]
+        return self._once("optimum", self._enumerate)
 
     def _enumerate(self) -> KnownPoint | None:
         if int(np.prod(self.space.nvec.astype(float))) > MAX_ENUMERATED:
@@ -280,7 +277,7 @@ class PatchInferenceProblem(Problem):
         if not ev.feasible.any():
             return None
         i = int(np.argmin(ev.fitness))
-        return KnownPoint(float(ev.objective[i]), designs[i], f"exhaustive enumeration of {len(designs)} designs")
+        return KnownPoint(float(ev.objective[i]), designs[i], f"exhaustive enumeration of {len(designs)} designs", evals=len(designs))
 
     def observation(self) -> np.ndarray:
         """The constant observation (2,) float32 in [0, 1]: the SRAM budget over 2048 KiB and the

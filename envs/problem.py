@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -151,11 +151,14 @@ class KnownPoint:
         design: (D,) indices, or None where the point is not in the design space (e.g. a
             baseline accelerator outside the searched grid).
         label: what the point is (``"Eyeriss + ResNet cell"``, ``"multiple-choice knapsack"``).
+        evals: whole-design evaluations it took to find (an enumeration's size; 0 for a
+            solver that reads cost tables, or a given baseline).
     """
 
     objective: float
     design: np.ndarray | None = None
     label: str = ""
+    evals: int = 0
 
 
 class Problem(abc.ABC):
@@ -211,6 +214,14 @@ class Problem(abc.ABC):
     def reference(self) -> KnownPoint | None:
         """The baseline the problem is measured against, or None."""
         return None
+
+    def _once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for on this instance, then its stored
+        result (an optimum found by enumeration or a solver is computed once)."""
+        cache = self.__dict__.setdefault("_computed_once", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
 
     def optimum(self) -> KnownPoint | None:
         """An exact optimum (minimum fitness among feasible designs), or None where none is known."""

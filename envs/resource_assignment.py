@@ -95,7 +95,6 @@ class ResourceAssignmentProblem(Problem):
         self._options = _options(workload, dataflow, objective, constraint, constraint_ratio, pe_levels, buffer_levels)
         constraint_name = str(constraint) if constraint_ratio is None else f"{kind}:{ratio}"
         self._label = f"{self._options['workload']}|{dataflow}|{objective}|{constraint_name}"
-        self._optimum: tuple[KnownPoint | None] | None = None  # computed on first use
 
         flat = lambda a: a.reshape(L, -1)  # noqa: E731  (L, P*B), column = action_index(pe, buffer)
         self.latency = flat(self.table.runtime_cycles)
@@ -195,9 +194,7 @@ class ResourceAssignmentProblem(Problem):
         """The exact optimum for separable objectives (latency, energy), None for ``edp``: the
         multiple-choice knapsack over the layer-cost tables (:mod:`codesign_gym.envs.knapsack`;
         it reads the tables and prices no whole design: 0 evaluations). Solved once, then cached."""
-        if self._optimum is None:
-            self._optimum = (self._solve_optimum(),)
-        return self._optimum[0]
+        return self._once("optimum", self._solve_optimum)
 
     def _solve_optimum(self) -> KnownPoint | None:
         from codesign_gym.envs.knapsack import solve_multiple_choice_knapsack

@@ -48,6 +48,35 @@ class SearchMethod(abc.ABC):
         return (self.rng.random((n, self.nvec.size)) * self.nvec).astype(np.int64)
 
 
+class OptunaSearch(SearchMethod):
+    """A :class:`SearchMethod` whose designs come from an optuna study (``self.study``), one
+    integer parameter ``x<d>`` in ``0..nvec[d]-1`` per design variable. A subclass calls
+    :meth:`_start_optuna` in ``__init__`` and sets ``self.study``; :meth:`_before_ask` may
+    reshape the study (e.g. trim its history) before each batch."""
+
+    def _start_optuna(self):
+        """Quiet optuna's logging, build the parameter distributions; returns the optuna module."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._distributions = {f"x{d}": optuna.distributions.IntDistribution(0, int(k) - 1) for d, k in enumerate(self.nvec)}
+        self._trials: list = []
+        return optuna
+
+    def _before_ask(self) -> None:
+        """Called before each batch is asked for."""
+
+    def ask(self, n: int) -> np.ndarray:
+        self._before_ask()
+        self._trials = [self.study.ask(self._distributions) for _ in range(n)]
+        return np.array([[t.params[f"x{d}"] for d in range(self.nvec.size)] for t in self._trials], dtype=np.int64)
+
+    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
+        for trial, value in zip(self._trials, np.asarray(evaluation.fitness).tolist()):
+            self.study.tell(trial, float(value))
+        self._trials = []
+
+
 def run_search(searcher: SearchMethod, problem: Problem, budget: int, batch_size: int | None, best: BestSoFar) -> Trace:
     """Drive ``searcher`` for exactly ``budget`` evaluations of ``problem`` (repeats count),
     ``batch_size`` designs per ask (default: the searcher's preferred batch); ``best`` records

@@ -49,7 +49,7 @@ class DistributedProblem:
         if num_tasks < 1 or min_chunk < 1 or num_cpus < 0:
             raise ValueError(f"num_tasks={num_tasks}, min_chunk={min_chunk}, num_cpus={num_cpus}: expected num_tasks >= 1, min_chunk >= 1, num_cpus >= 0")
         if not ray.is_initialized():
-            raise RuntimeError("DistributedProblem needs a running Ray: call ray.init(...) (or use codesign_gym.experiments.ray_session) first")
+            raise RuntimeError("DistributedProblem needs a running Ray: call ray.init(...) (or use codesign_gym.experiments.runner.ray_session) first")
         self.problem = problem
         self.num_tasks = int(num_tasks)
         self.min_chunk = int(min_chunk)

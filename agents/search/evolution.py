@@ -9,7 +9,7 @@ from collections import deque
 
 import numpy as np
 
-from codesign_gym.agents.search.base import SearchMethod
+from codesign_gym.agents.search.base import OptunaSearch, SearchMethod
 from codesign_gym.envs.problem import Evaluation
 
 
@@ -83,7 +83,7 @@ class RegularizedEvolution(SearchMethod):
                 self._members.popleft()
 
 
-class CMAES(SearchMethod):
+class CMAES(OptunaSearch):
     """CMA-ES through optuna's ``CmaEsSampler`` (one integer parameter per design variable;
     ``with_margin=True``, the margin correction for discrete variables, Hamano et al. GECCO
     2022, so no variable collapses on one value). The batch it prefers is one generation
@@ -94,9 +94,7 @@ class CMAES(SearchMethod):
     def __init__(self, nvec: np.ndarray, seed: int = 0, popsize: int | None = None, sigma0: float | None = None,
                  with_margin: bool = True):
         super().__init__(nvec, seed)
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna = self._start_optuna()
         dims = int(self.nvec.size)
         self.popsize = int(popsize) if popsize is not None else 4 + int(np.floor(3 * np.log(max(dims, 1))))
         if self.popsize < 2:
@@ -107,14 +105,3 @@ class CMAES(SearchMethod):
             sampler = optuna.samplers.CmaEsSampler(seed=seed, popsize=self.popsize, sigma0=sigma0, with_margin=with_margin,
                                                    warn_independent_sampling=False)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
-        self._distributions = {f"x{d}": optuna.distributions.IntDistribution(0, int(k) - 1) for d, k in enumerate(self.nvec)}
-        self._trials: list = []
-
-    def ask(self, n: int) -> np.ndarray:
-        self._trials = [self.study.ask(self._distributions) for _ in range(n)]
-        return np.array([[t.params[f"x{d}"] for d in range(self.nvec.size)] for t in self._trials], dtype=np.int64)
-
-    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
-        for trial, value in zip(self._trials, evaluation.fitness.tolist()):
-            self.study.tell(trial, float(value))
-        self._trials = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesign_gym.agents.search.base import SearchMethod
+from codesign_gym.agents.search.base import OptunaSearch, SearchMethod
 from codesign_gym.envs.problem import Evaluation
 
 
@@ -193,7 +193,7 @@ class SimulatedAnnealing(SearchMethod):
         self._step += 1
 
 
-class BayesianOptimization(SearchMethod):
+class BayesianOptimization(OptunaSearch):
     """Bayesian optimisation with optuna's TPE sampler (multivariate), one integer parameter per
     design variable. optuna is a well-kept BO library; we do not hand-write a surrogate.
 
@@ -208,17 +208,12 @@ class BayesianOptimization(SearchMethod):
 
     def __init__(self, nvec: np.ndarray, seed: int = 0, startup_trials: int = 20, max_history: int | None = 400):
         super().__init__(nvec, seed)
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         if max_history is not None and max_history < 2 * startup_trials:
             raise ValueError(f"max_history={max_history}; expected None or at least 2 * startup_trials = {2 * startup_trials}")
-        self._optuna = optuna
+        self._optuna = self._start_optuna()
         self._seed, self._startup, self.max_history = seed, startup_trials, max_history
         self._rebuilds = 0
         self.study = self._new_study()
-        self._distributions = {f"x{d}": optuna.distributions.IntDistribution(0, int(k) - 1) for d, k in enumerate(self.nvec)}
-        self._trials: list = []
 
     def _new_study(self):
         sampler = self._optuna.samplers.TPESampler(seed=self._seed + 7919 * self._rebuilds, multivariate=True, n_startup_trials=self._startup)
@@ -236,15 +231,8 @@ class BayesianOptimization(SearchMethod):
         self.study = self._new_study()
         self.study.add_trials(best + recent)
 
-    def ask(self, n: int) -> np.ndarray:
+    def _before_ask(self) -> None:
         self._trim_history()
-        self._trials = [self.study.ask(self._distributions) for _ in range(n)]
-        return np.array([[t.params[f"x{d}"] for d in range(self.nvec.size)] for t in self._trials], dtype=np.int64)
-
-    def tell(self, designs: np.ndarray, evaluation: Evaluation) -> None:
-        for trial, value in zip(self._trials, evaluation.fitness.tolist()):
-            self.study.tell(trial, float(value))
-        self._trials = []
 
 
 #: Search methods by name, for experiment configs and the CLI.

@@ -15,7 +15,7 @@ import numpy as np
 from codesign_gym.envs.resource_assignment import ResourceAssignmentEnv, ResourceAssignmentProblem, ResourceAssignmentVectorEnv
 
 
-def _time_steps(step, min_seconds: float) -> tuple[int, float]:
+def time_steps(step, min_seconds: float) -> tuple[int, float]:
     """Call ``step()`` (which returns the number of env steps it took) for at least ``min_seconds``."""
     steps, start = 0, time.perf_counter()
     while True:
@@ -23,6 +23,20 @@ def _time_steps(step, min_seconds: float) -> tuple[int, float]:
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return steps, elapsed
+
+
+def _cycling_steps(venv, actions: np.ndarray):
+    """Reset ``venv`` and return a step function that cycles through ``actions`` (K, num_envs, ...)
+    and returns the steps it took (num_envs)."""
+    venv.reset(seed=0)
+    i = [0]
+
+    def step() -> int:
+        venv.step(actions[i[0] % len(actions)])
+        i[0] += 1
+        return actions.shape[1]
+
+    return step
 
 
 def bench_env(workload: str = "cfx/mobilenet_v2", dataflow: str = "dla", num_envs=(1, 64, 1024, 4096), min_seconds: float = 1.0, sync: bool = True) -> list[dict]:
@@ -41,32 +55,17 @@ def bench_env(workload: str = "cfx/mobilenet_v2", dataflow: str = "dla", num_env
             env.reset()
         return 1
 
-    steps, secs = _time_steps(single_step, min_seconds)
+    steps, secs = time_steps(single_step, min_seconds)
     rows.append({"env": "single", "num_envs": 1, "steps_per_s": steps / secs})
 
     for n in num_envs:
-        venv = ResourceAssignmentVectorEnv(num_envs=n, problem=problem)
-        venv.reset(seed=0)
         actions = np.stack([rng.integers(0, pe_hi, (64, n)), rng.integers(0, buf_hi, (64, n))], axis=-1)
-        i = [0]
-
-        def vector_step() -> int:
-            venv.step(actions[i[0] % 64])
-            i[0] += 1
-            return n
-
-        steps, secs = _time_steps(vector_step, min_seconds)
+        venv = ResourceAssignmentVectorEnv(num_envs=n, problem=problem)
+        steps, secs = time_steps(_cycling_steps(venv, actions), min_seconds)
         rows.append({"env": "vector", "num_envs": n, "steps_per_s": steps / secs})
         if sync:
             svenv = gym.vector.SyncVectorEnv([lambda: ResourceAssignmentEnv(problem=problem) for _ in range(n)], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
-            svenv.reset(seed=0)
-
-            def sync_step() -> int:
-                svenv.step(actions[i[0] % 64])
-                i[0] += 1
-                return n
-
-            steps, secs = _time_steps(sync_step, min_seconds)
+            steps, secs = time_steps(_cycling_steps(svenv, actions), min_seconds)
             rows.append({"env": "sync_vector", "num_envs": n, "steps_per_s": steps / secs})
             svenv.close()
     vec = {r["num_envs"]: r["steps_per_s"] for r in rows if r["env"] == "vector"}

@@ -1,6 +1,6 @@
 """``codesign-gym costmodel ...``: the dataflow cost model from the command line.
 
-``memory`` (:mod:`.memory_command`) gives the peak SRAM and MACs of layer-by-layer or
+``memory`` (:mod:`.memory`) gives the peak SRAM and MACs of layer-by-layer or
 patch-based inference. ``demo`` prices every layer of a workload on each built-in dataflow at one hardware point and
 prints one row per dataflow (whole-network totals). ``predict`` prices a CSV of MAESTRO-style
 cases and writes the results beside the inputs.

@@ -9,7 +9,8 @@ Prints ``peak_kib_layerwise``, ``peak_kib``, ``macs``, ``extra_macs`` and ``spli
 from __future__ import annotations
 
 import argparse
-import json
+
+from codesign_gym.experiments.runner.tables import print_report
 
 
 def add_memory_parser(commands: argparse._SubParsersAction) -> None:
@@ -72,9 +73,4 @@ def memory_report(table, split_layer: int | None, grid: int | None, bytes_per_el
 def run_memory(args: argparse.Namespace) -> int:
     table = load_network(args.model, args.resolution, args.width)
     report = memory_report(table, args.split_layer, args.patch_grid, args.bytes_per_element)
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    for key, value in report.items():
-        print(f"{key:22s} {value}")
-    return 0
+    return print_report(report, args.json, key_width=22)

@@ -13,7 +13,8 @@ must be real levels at or below the mode's caps. Exits are numbered as in HADAS'
 from __future__ import annotations
 
 import argparse
-import json
+
+from codesign_gym.experiments.runner.tables import print_report
 
 
 def add_xavier_parser(commands: argparse._SubParsersAction) -> None:
@@ -88,9 +89,4 @@ def xavier_report(backbone: str, dataset: str = "cifar-100", exits: str = "none"
 def run_xavier(args: argparse.Namespace) -> int:
     report = xavier_report(args.backbone, args.dataset, args.exits, args.policy, args.threshold, args.gpu_mhz, args.emc_mhz,
                            args.cpu_mhz, args.power_mode, args.exit_set)
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    for key, value in report.items():
-        print(f"{key:18s} {value}")
-    return 0
+    return print_report(report, args.json, key_width=18)

@@ -15,16 +15,16 @@ HADAS's measurements) and ``pareto.png``.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from codesign_gym.costmodels.xavier import DATASET_CLASSES, EXIT_SETS, POLICIES
+from codesign_gym.agents.rllib.run_options import ONE_STEP_EPISODES
 from codesign_gym.experiments.runner.spec import METHOD, ExperimentDef, option
 
 #: Options of the methods on this problem: the RL methods train an MLP policy on one-step
 #: episodes (8 sub-envs per runner, 16 episodes per batch); search baselines price 64 designs per
 #: batch (the cost model's sums are batch-size dependent in the last bit; 64 keeps the seeded
 #: archives of earlier runs bit for bit).
-METHOD_OPTIONS = {"module": "mlp", "episode_length": 1, "envs_per_runner": 8, "episodes_per_batch": 16, "batch_size": 64}
+METHOD_OPTIONS = {**ONE_STEP_EPISODES, "batch_size": 64}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,16 +54,7 @@ def problems(options: HadasOptions) -> list:
     return [(EarlyExitDVFSProblem(dataset=options.dataset, exit_set=options.exit_set, policy=options.policy), None)]
 
 
-def method_options(options: HadasOptions, problem) -> dict:
-    """:data:`METHOD_OPTIONS` (the same on every problem of this experiment)."""
-    return dict(METHOD_OPTIONS)
 
-
-def report(output_dir: Path, options: HadasOptions) -> list[Path]:
-    """``hadas.md`` and ``pareto.png`` (:mod:`.report`)."""
-    from codesign_gym.experiments.hadas.report import write_report
-
-    return write_report(output_dir, options)
 
 
 EXPERIMENT = ExperimentDef(
@@ -74,8 +65,7 @@ EXPERIMENT = ExperimentDef(
     default_methods=("hadas", "random", "reinforce"),
     default_budget=640,
     default_seeds=3,
-    method_options=method_options,
-    report=report,
+    method_options=METHOD_OPTIONS,
+    report="codesign_gym.experiments.hadas.report:write_report",
     archive=True,
-    budget_help="whole-design evaluations per method and seed (RL: one-step episodes)",
 )

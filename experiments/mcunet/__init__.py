@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from codesign_gym.agents.rllib.run_options import ONE_STEP_EPISODES
 from codesign_gym.experiments.runner.spec import ExperimentDef, option
 
 #: Patches per side offered to the methods.
@@ -45,15 +46,7 @@ def problems(options: McunetOptions) -> list:
     return [(problem, None)]
 
 
-def method_options(options: McunetOptions, problem) -> dict:
-    """RLlib settings: an MLP policy on one-step episodes, 8 sub-envs per runner, 16 episodes per batch."""
-    return {"module": "mlp", "episode_length": 1, "envs_per_runner": 8, "episodes_per_batch": 16}
 
-
-def report(output_dir, options: McunetOptions) -> list:
-    from codesign_gym.experiments.mcunet.report import write_report
-
-    return write_report(output_dir, options)
 
 
 EXPERIMENT = ExperimentDef(
@@ -64,7 +57,6 @@ EXPERIMENT = ExperimentDef(
     default_methods=("exact", "random", "genetic", "annealing", "reinforce"),
     default_budget=100,
     default_seeds=3,
-    method_options=method_options,
-    report=report,
-    budget_help="whole-design evaluations per method and seed (RL: one-step episodes)",
+    method_options=ONE_STEP_EPISODES,
+    report="codesign_gym.experiments.mcunet.report:write_report",
 )

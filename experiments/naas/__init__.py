@@ -25,8 +25,8 @@ per search) and ``pareto.png``.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
+from codesign_gym.agents.rllib.run_options import ONE_STEP_EPISODES
 from codesign_gym.experiments.runner.spec import ExperimentDef, option
 
 SEARCHES = ("joint", "nested", "hardware", "network")
@@ -35,7 +35,6 @@ DEFAULT_METHODS = ("random", "evolution", "cmaes", "bayesian", "reinforce")
 DEFAULT_ABLATION_METHODS = ("random", "evolution", "cmaes")
 DEFAULT_NESTED_METHODS = ("random", "evolution", "cmaes")
 #: Options of the RL methods: an MLP policy on one-step episodes, 8 sub-envs per runner, 16 episodes per batch.
-METHOD_OPTIONS = {"module": "mlp", "episode_length": 1, "envs_per_runner": 8, "episodes_per_batch": 16}
 _BASELINES = ("eyeriss", "nvdla256", "nvdla1024", "shidiannao")
 
 
@@ -110,14 +109,7 @@ def problems(options: NaasOptions) -> list:
     return [(build_problem(options, search), methods) for search, methods in options.runs()]
 
 
-def method_options(options: NaasOptions, problem) -> dict:
-    return dict(METHOD_OPTIONS)
 
-
-def report(output_dir: Path, options: NaasOptions) -> list[Path]:
-    from codesign_gym.experiments.naas.report import write_report
-
-    return write_report(output_dir, options)
 
 
 EXPERIMENT = ExperimentDef(
@@ -128,8 +120,7 @@ EXPERIMENT = ExperimentDef(
     default_methods=DEFAULT_METHODS,
     default_budget=300,
     default_seeds=3,
-    method_options=method_options,
-    report=report,
+    method_options=ONE_STEP_EPISODES,
+    report="codesign_gym.experiments.naas.report:write_report",
     archive=True,
-    budget_help="whole-design evaluations per method and seed (RL: one-step episodes)",
 )

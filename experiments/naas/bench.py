@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from codesign_gym.costmodels.naas.design import NAASSpace
-from codesign_gym.experiments.bench.env import _time_steps
+from codesign_gym.experiments.bench.env import time_steps
 from codesign_gym.envs.nas_accelerator import NASAcceleratorEnv, NASAcceleratorProblem, NASAcceleratorVectorEnv
 
 
@@ -45,7 +45,7 @@ def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=
             env.reset()
             return 1
 
-        n, secs = _time_steps(single, min_seconds)
+        n, secs = time_steps(single, min_seconds)
         rows.append({"what": "single env, random actions", "search": search, "num_envs": 1, "per_s": n / secs, "unit": "env steps/s"})
         for k in num_envs:
             venv = NASAcceleratorVectorEnv(num_envs=k, problem=problem)
@@ -55,7 +55,7 @@ def bench_naas(accelerator: str = "eyeriss", dataset: str = "cifar10", num_envs=
             def vector() -> int:  # counts finished one-step episodes: the autoreset steps between them evaluate nothing
                 return int(venv.step(venv.action_space.sample())[2].sum())
 
-            n, secs = _time_steps(vector, min_seconds)
+            n, secs = time_steps(vector, min_seconds)
             rows.append({"what": "native vector env, random actions", "search": search, "num_envs": k, "per_s": n / secs,
                          "unit": "env steps/s (autoreset steps not counted)"})
     return rows

@@ -27,7 +27,7 @@ import numpy as np
 
 from codesign_gym.agents.method import Method, Trace, TracePoint
 from codesign_gym.envs.problem import Evaluation, KnownPoint, Problem, plain
-from codesign_gym.experiments.runner.results import ResultsWriter, open_results, pending_seeds
+from codesign_gym.experiments.runner.results import open_results, pending_seeds
 
 ARCHIVES_DIR = "archives"
 #: Seconds between progress lines of a running method.

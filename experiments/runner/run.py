@@ -11,6 +11,7 @@ method needs it: an embedded local instance, or the cluster at ``spec.address``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable
@@ -25,10 +26,13 @@ from codesign_gym.experiments.runner.spec import METHOD, ExperimentDef, Experime
 def method_options(exp: ExperimentDef, spec: ExperimentSpec, problem: Problem) -> dict:
     """Options handed to the methods on ``problem``: the experiment's per-problem ones, the
     spec's method-role option fields, its ``method_params`` and ``rllib`` (later ones win)."""
-    opts = dict(exp.method_options(spec.options, problem)) if exp.method_options else {}
+    opts = exp.options_for_methods(spec.options, problem)
     opts.update({name: getattr(spec.options, name) for name in fields_of_role(type(spec.options), METHOD)})
     opts.update(spec.method_params)
-    opts["rllib"] = spec.rllib
+    rllib = spec.rllib
+    if rllib.tensorboard_dir is None:  # RLlib's training metrics go beside the results
+        rllib = dataclasses.replace(rllib, tensorboard_dir=str(Path(spec.output_dir) / "tensorboard"))
+    opts["rllib"] = rllib
     return opts
 
 
@@ -77,7 +81,8 @@ def _run_method(recorder: Recorder, problem: Problem, method, spec: ExperimentSp
         progress(f"  {method.name}: skipped ({why})")
         return
     label = spec.labels.get(method.name, method.name)
-    for seed in recorder.pending(problem, label, spec.seeds):
+    seeds = spec.seeds if method.seeded else spec.seeds[:1]
+    for seed in recorder.pending(problem, label, seeds):
         t0 = time.perf_counter()
         trace = recorder.run(problem, method, seed, budget, label=label)
         point = trace.last
@@ -90,8 +95,7 @@ def render_reports(output_dir: str | Path, exp: ExperimentDef, options) -> list[
     from codesign_gym.experiments.runner.report import render_report
 
     paths = [render_report(output_dir)]
-    if exp.report is not None:
-        paths += list(exp.report(Path(output_dir), options))
+    paths += exp.write_report(Path(output_dir), options)
     return paths
 
 

@@ -49,10 +49,12 @@ class ExperimentDef:
         problems: ``problems(options) -> [(problem, methods or None)]``: the problems to run,
             each with the methods to run on it (None: the spec's methods).
         default_methods, default_budget, default_seeds: the command line's defaults.
-        method_options: ``method_options(options, problem) -> dict``: per-problem options of the
-            methods (e.g. the RLlib env and policy settings); merged under the spec's.
-        report: ``report(output_dir, options) -> [paths]``: the experiment's own tables and
-            plots, from ``results.csv`` and the archives only.
+        method_options: options of the methods (e.g. the RLlib env and policy settings), a dict
+            or ``method_options(options, problem) -> dict`` where they depend on the problem;
+            merged under the spec's (:meth:`options_for_methods`).
+        report: ``"module:function"`` (imported when a report is written) or a callable,
+            ``report(output_dir, options) -> [paths]``: the experiment's own tables and plots,
+            from ``results.csv`` and the archives only.
         archive: keep every evaluation of every run (reports that need all designs).
         budget_help: what ``--budget`` counts, where it is not one design.
         problem_budget: ``problem_budget(problem) -> int``: the budget of runs on ``problem``
@@ -66,11 +68,31 @@ class ExperimentDef:
     default_methods: tuple[str, ...]
     default_budget: int
     default_seeds: int = 3
-    method_options: Callable[[Any, Problem], dict] | None = None
-    report: Callable[[Path, Any], list[Path]] | None = None
+    method_options: dict | Callable[[Any, Problem], dict] | None = None
+    report: str | Callable[[Path, Any], list[Path]] | None = None
     archive: bool = False
-    budget_help: str = "evaluations per method and seed (one evaluation prices one whole design)"
+    budget_help: str = "whole-design evaluations per method and seed (RL: episodes)"
     problem_budget: Callable[[Problem], int] | None = None
+
+    def options_for_methods(self, options: Any, problem: Problem) -> dict:
+        """The experiment's method options on ``problem`` (see :attr:`method_options`)."""
+        if self.method_options is None:
+            return {}
+        if isinstance(self.method_options, dict):
+            return dict(self.method_options)
+        return dict(self.method_options(options, problem))
+
+    def write_report(self, output_dir: Path, options: Any) -> list[Path]:
+        """Run the experiment's report (none: no paths)."""
+        if self.report is None:
+            return []
+        report = self.report
+        if isinstance(report, str):
+            import importlib
+
+            module, name = report.split(":")
+            report = getattr(importlib.import_module(module), name)
+        return list(report(Path(output_dir), options))
 
 
 @dataclasses.dataclass

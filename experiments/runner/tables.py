@@ -42,3 +42,15 @@ def render_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | 
 
 def _numeric(text: str) -> bool:
     return bool(text) and (text[0].isdigit() or (text[0] in "-+" and text[1:2].isdigit()))
+
+
+def print_report(report: Mapping[str, object], as_json: bool, key_width: int = 22) -> int:
+    """Print a command's ``report`` as one JSON object or as aligned ``key value`` lines; returns 0."""
+    import json
+
+    if as_json:
+        print(json.dumps(report))
+        return 0
+    for key, value in report.items():
+        print(f"{key:{key_width}s} {value}")
+    return 0

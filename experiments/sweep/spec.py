@@ -190,9 +190,9 @@ class Entry:
             if self.exp.method_options is not None:
                 options = trial_options(self.exp, self.problem, {})
                 problem = self.exp.problems(options)[0][0]
-                base = self.exp.method_options(options, problem)
+                base = self.exp.options_for_methods(options, problem)
                 for value in values:
-                    other = self.exp.method_options(trial_options(self.exp, self.problem, {key: value}), problem)
+                    other = self.exp.options_for_methods(trial_options(self.exp, self.problem, {key: value}), problem)
                     changed |= {k for k in set(base) | set(other) if k not in base or k not in other or base[k] != other[k]}
             self._changed[key] = frozenset(changed)
         return self._changed[key]

@@ -70,7 +70,7 @@ def test_missing_subcommand_exits_with_usage():
 
 
 def test_markdown_tables_escape_pipes():
-    from codesign_gym.experiments.tables import render_table
+    from codesign_gym.experiments.runner.tables import render_table
 
     lines = render_table([{"problem": "cfx/mobilenet_v2|dla", "gap": 0.5}], markdown=True).splitlines()
     assert all(line.count("|") - line.count("\\|") == 3 for line in lines)
