@@ -39,7 +39,7 @@ def test_experiment_definition_builds_the_problem_and_rl_settings():
                                                                 constraint="power:0.3"))
     assert methods is None and problem.label == "cfx/alexnet|shi|energy|power:0.3"
     assert problem.options == {"workload": "cfx/alexnet", "dataflow": "shi", "objective": "energy", "constraint": "power:0.3"}
-    assert EXPERIMENT.method_options(ConfuciuxOptions(), problem) == {"module": "lstm", "episode_length": 5}
+    assert EXPERIMENT.options_for_methods(ConfuciuxOptions(), problem) == {"module": "lstm", "episode_length": 5}
 
 
 def _parse(argv: list[str]) -> ExperimentSpec:

@@ -119,7 +119,7 @@ def test_flags_defaults_and_method_options():
     [(problem, methods)] = planned_runs(EXPERIMENT, spec)
     assert problem.label == "tiny-imagenet|current|oracle" and [m.name for m in methods] == ["hadas", "random"]
     assert methods[0].outer_population == 8 and methods[1].batch_size == 64
-    opts = EXPERIMENT.method_options(spec.options, problem)
+    opts = EXPERIMENT.options_for_methods(spec.options, problem)
     assert {k: opts[k] for k in ("module", "episode_length", "envs_per_runner", "episodes_per_batch")} == {
         "module": "mlp", "episode_length": 1, "envs_per_runner": 8, "episodes_per_batch": 16}
     assert make_method("hadas", **opts).inner_population == 10

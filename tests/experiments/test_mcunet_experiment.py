@@ -43,7 +43,7 @@ def test_experiment_definition_builds_the_problem_and_rl_settings():
     [(problem, methods)] = EXPERIMENT.problems(McunetOptions(sram_kib=320, flash_kib=4096, width=0.75, resolution=160))
     assert methods is None and problem.label == "mobilenet_v2@160x0.75|sram320KiB|flash4096KiB"
     assert problem.design_nvec.tolist() == [19, 8, 1, 1]
-    assert EXPERIMENT.method_options(McunetOptions(), problem) == {"module": "mlp", "episode_length": 1, "envs_per_runner": 8,
+    assert EXPERIMENT.options_for_methods(McunetOptions(), problem) == {"module": "mlp", "episode_length": 1, "envs_per_runner": 8,
                                                                    "episodes_per_batch": 16}
 
 

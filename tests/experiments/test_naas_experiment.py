@@ -53,7 +53,7 @@ def test_methods_flag_is_the_joint_searchs_and_searches_take_it_everywhere():
     assert [(p.label, [m.name for m in ms]) for p, ms in planned_runs(EXPERIMENT, spec)] == [("eyeriss|cifar10|hardware", ["random"])]
     problem = runs[0][0]
     assert problem.options["objective"] == "constrained" and problem.options["action"] == "multidiscrete"
-    assert EXPERIMENT.method_options(spec.options, problem) == {"module": "mlp", "episode_length": 1, "envs_per_runner": 8,
+    assert EXPERIMENT.options_for_methods(spec.options, problem) == {"module": "mlp", "episode_length": 1, "envs_per_runner": 8,
                                                                "episodes_per_batch": 16}
 
 
