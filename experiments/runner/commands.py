@@ -36,9 +36,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=report_command)
 
 
+RLLIB_HELP = {
+    "num_env_runners": "RLlib env-runner actors per training run (0: sample in the training process; default: the method's)",
+    "envs_per_runner": "sub-environments per env runner (default: the method's)",
+    "num_learners": "RLlib learner actors (0: learn in the training process)",
+    "num_gpus_per_learner": "GPUs per learner",
+    "num_cpus_per_env_runner": "CPUs each env runner reserves (fractions let more runners share a small machine)",
+}
+
+
 def add_rllib_flags(parser: argparse.ArgumentParser) -> None:
     """RLlib's resource options (``--num-env-runners``, ``--envs-per-runner``, ...)."""
-    add_dataclass_flags(parser, RLlibOptions, names=RESOURCE_OPTION_NAMES, prefix=RLLIB_PREFIX)
+    add_dataclass_flags(parser, RLlibOptions, names=RESOURCE_OPTION_NAMES, prefix=RLLIB_PREFIX, helps=RLLIB_HELP)
 
 
 def rllib_from_args(args: argparse.Namespace, **overrides) -> RLlibOptions:

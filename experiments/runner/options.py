@@ -56,8 +56,10 @@ def _arg_kind(annotation: Any) -> tuple[type, bool, bool]:
     return annotation, optional, False
 
 
-def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, names: tuple[str, ...] | None = None, prefix: str = _PREFIX) -> None:
-    """Add ``--field-name`` for each field of ``cls`` (or those in ``names``)."""
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, names: tuple[str, ...] | None = None, prefix: str = _PREFIX,
+                        helps: dict[str, str] | None = None) -> None:
+    """Add ``--field-name`` for each field of ``cls`` (or those in ``names``); ``helps`` gives
+    the help of fields whose metadata has none."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if names is not None and f.name not in names:
@@ -65,10 +67,11 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, names: tuple
         kind, optional, sequence = _arg_kind(hints[f.name])
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        text = f.metadata.get("help", f.name.replace("_", " ")).replace("%", "%%")
+        text = f.metadata.get("help", (helps or {}).get(f.name, f.name.replace("_", " "))).replace("%", "%%")
         parser.add_argument("--" + f.name.replace("_", "-"), dest=prefix + f.name, type=_scalar_parser(kind, optional),
-                            nargs="+" if sequence else None, choices=f.metadata.get("choices"), default=None,
-                            help=f"{text} (default: {str(shown).replace('%', '%%')})")
+                            nargs="+" if sequence else None, choices=f.metadata.get("choices"), default=None, metavar=f.name.upper()
+                            if not f.metadata.get("choices") else None,
+                            help=text if default is None and "default" in text else f"{text} (default: {str(shown).replace('%', '%%')})")
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, prefix: str = _PREFIX, **overrides: Any):
