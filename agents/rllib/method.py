@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from codesign_gym.agents.method import BestSoFar, Method, ProgressCallback, Trace, check_budget
-from codesign_gym.agents.rllib.run_options import RLlibOptions, checkpoint_progress, restore_checkpoint, save_checkpoint
+from codesign_gym.agents.rllib.run_options import ALGORITHMS, MODULES, RLlibOptions, checkpoint_progress, restore_checkpoint, save_checkpoint
 from codesign_gym.envs.problem import Problem
 
 #: ``after_training(algo, problem, budget, seed, on_progress) -> Trace``: what a method does with
@@ -60,8 +60,6 @@ class RLlibMethod(Method):
     def __init__(self, algorithm: str, module: str = "mlp", episode_length: int | None = None, envs_per_runner: int = 16,
                  episodes_per_batch: int = 16, lr: float | None = None, env_options: dict | None = None,
                  train_episodes: int | None = None, after_training: AfterTraining | None = None, rllib: RLlibOptions = RLlibOptions()):
-        from codesign_gym.agents.rllib.training import ALGORITHMS, MODULES
-
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm {algorithm!r} is not known; expected one of {ALGORITHMS}")
         if module not in MODULES:

@@ -108,6 +108,9 @@ class RLlibOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(RLlibOptions) if f.name not in ("checkpoint_dir", "checkpoint_every", "tensorboard_dir")
 )
+#: The RLlib algorithms and policy modules the package trains (kept here so checking a name imports no Ray).
+ALGORITHMS = ("reinforce", "ppo")
+MODULES = ("mlp", "lstm")
 #: RLlib settings of a one-step-episode problem (one whole design per episode): an MLP policy,
 #: 8 sub-envs per env runner, 16 episodes per training batch.
 ONE_STEP_EPISODES: dict[str, Any] = {"module": "mlp", "episode_length": 1, "envs_per_runner": 8, "episodes_per_batch": 16}

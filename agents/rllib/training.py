@@ -19,14 +19,12 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 
 from codesign_gym.agents.rllib.callback import DesignCallback, finished_designs
-from codesign_gym.agents.rllib.run_options import RLlibOptions
+from codesign_gym.agents.rllib.run_options import ALGORITHMS, MODULES, RLlibOptions
 
 #: Prefix of the ids RLlib's env runners make: gymnasium imports the module (which registers the ids) first.
 ENV_MODULE_PREFIX = "codesign_gym.envs:"
 #: The ResourceAssignment env as RLlib's env runners make it.
 RESOURCE_ASSIGNMENT_ID = ENV_MODULE_PREFIX + "codesign/ResourceAssignment-v0"
-ALGORITHMS = ("reinforce", "ppo")
-MODULES = ("mlp", "lstm")
 
 
 def _algorithm_config(algorithm: str, episodes_per_batch: int, episode_length: int | None, lr: float | None):
