@@ -37,8 +37,9 @@ from codesign_gym.costmodels.zeus import (
     try_outcome,
 )
 from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
 
 POWER_LIMIT_MODES = ("choose", "jit")
 #: Zeus's simulator gives up on a recurrence after this many tries.
@@ -98,7 +99,7 @@ class BatchSizePowerLimitProblem(Problem):
         check_eta_beta(eta, beta)
         if power_limit not in POWER_LIMIT_MODES:
             raise ValueError(f"power_limit {power_limit!r} is not known; expected one of {POWER_LIMIT_MODES}")
-        if not isinstance(max_tries, (int, np.integer)) or max_tries < 1:
+        if isinstance(max_tries, bool) or not isinstance(max_tries, (int, np.integer)) or max_tries < 1:
             raise ValueError(f"max_tries {max_tries!r}: expected a positive integer")
         self.trace = load_trace(workload, gpu, target_metric=target_metric, max_epochs=max_epochs, default_bs=default_bs)
         self.eta = float(eta)
@@ -109,7 +110,7 @@ class BatchSizePowerLimitProblem(Problem):
         self.num_power_limits = int(self.trace.power_limits.size)
         if recurrences is None:
             recurrences = 2 * self.num_batch_sizes * self.num_power_limits
-        if not isinstance(recurrences, (int, np.integer)) or recurrences < 1:
+        if isinstance(recurrences, bool) or not isinstance(recurrences, (int, np.integer)) or recurrences < 1:
             raise ValueError(f"recurrences {recurrences!r}: expected a positive integer")
         self.recurrences = int(recurrences)
         self.space = DesignSpace(("batch_size", "power_limit"), np.array([self.num_batch_sizes, self.num_power_limits]))
@@ -120,7 +121,11 @@ class BatchSizePowerLimitProblem(Problem):
         self.jit = jit_profile(self.trace, self.eta)
         self.stats = config_statistics(self.trace, self.eta)
         self.default = default_config(self.trace)
-        self.oracle = oracle_config(self.trace, self.eta)
+        try:
+            self.oracle = oracle_config(self.trace, self.eta)
+        except ValueError as err:
+            raise ValueError(f"{err} (max_epochs={max_epochs!r}, target_metric={target_metric!r}); expected options under which "
+                             f"some configuration reaches the target") from None
         #: Reward normaliser: the Default configuration's mean cost over runs that reach the target.
         self.default_cost = float(self.stats.cost[self.default])
         self.oracle_cost = float(self.stats.mean_cost[self.oracle])
@@ -341,25 +346,27 @@ def _spaces(problem: BatchSizePowerLimitProblem) -> tuple[spaces.Space, spaces.B
     return action, obs
 
 
-def _split_actions(problem: BatchSizePowerLimitProblem, actions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    act = np.asarray(actions)
-    if act.dtype.kind not in "iu":
-        raise ValueError(f"actions have dtype {act.dtype}; expected integer indices")
+def _reset_info(problem: BatchSizePowerLimitProblem) -> dict[str, Any]:
+    """``reset``'s info: ``default_cost`` (J, the reward's normaliser) and ``recurrences`` per episode."""
+    return {"default_cost": problem.default_cost, "recurrences": problem.recurrences}
+
+
+def _split_actions(problem: BatchSizePowerLimitProblem, space: spaces.Space, actions: Any, num_envs: int | None,
+                   active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batch size and power limit indices (N,) of a single env's action (``num_envs`` None, N = 1)
+    or a vector env's ``num_envs`` actions, checked alike (:func:`check_actions`, then the trace's
+    grid in the ``active`` rows; the others, which autoreset, get the Default configuration).
+
+    Raises:
+        ValueError: naming the action and the batch sizes / power limits (W) expected.
+    """
+    act = check_actions(space, actions, num_envs, active)
     if problem.power_limit_mode == "jit":
-        if act.shape not in ((n,), (n, 1)):
-            raise ValueError(f"actions have shape {act.shape}; expected ({n},) batch size indices (power_limit='jit')")
-        bs = act.reshape(n).astype(np.int64)
-        bs_ok = (bs >= 0) & (bs < problem.num_batch_sizes)
-        if not bs_ok.all():
-            i = int(np.flatnonzero(~bs_ok)[0])
-            raise ValueError(f"batch size index {int(bs[i])} is outside the action space; expected 0..{problem.num_batch_sizes - 1} "
-                             f"(batch sizes {problem.trace.batch_sizes.tolist()})")
-        pl = problem.jit.power_limit_index[bs]
-    else:
-        if act.shape != (n, 2):
-            raise ValueError(f"actions have shape {act.shape}; expected ({n}, 2) (batch size index, power limit index)")
-        bs, pl = act[:, 0].astype(np.int64), act[:, 1].astype(np.int64)
-        problem.check_actions(bs, pl)
+        bs = np.where(active, act, problem.default[0])  # the range is checked (a Discrete space)
+        return bs, problem.jit.power_limit_index[bs]
+    act = np.where(active[:, None], act, np.array(problem.default)[None, :])
+    bs, pl = act[:, 0], act[:, 1]
+    problem.check_actions(bs, pl)
     return bs, pl
 
 
@@ -372,7 +379,7 @@ class BatchSizePowerLimitEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, problem: BatchSizePowerLimitProblem | None = None, **problem_options: Any):
-        self.problem = problem if problem is not None else BatchSizePowerLimitProblem(**problem_options)
+        self.problem = make_problem(BatchSizePowerLimitProblem, problem, problem_options)
         self.action_space, self.observation_space = _spaces(self.problem)
         self._ep = _Tries(self.problem, 1)
         self._started = False
@@ -381,11 +388,11 @@ class BatchSizePowerLimitEnv(gym.Env):
         super().reset(seed=seed)
         self._ep.reset(np.ones(1, dtype=bool))
         self._started = True
-        return self._ep.observe()[0], {"default_cost": self.problem.default_cost, "recurrences": self.problem.recurrences}
+        return self._ep.observe()[0], _reset_info(self.problem)
 
     def step(self, action):
         check_started(self._started)
-        bs, pl = _split_actions(self.problem, np.asarray(action)[None, ...], 1)
+        bs, pl = _split_actions(self.problem, self.action_space, action, None, np.ones(1, dtype=bool))
         reward, terminated, info = self._ep.step(bs, pl, np.ones(1, dtype=bool), [self.np_random])
         out = {k: v[0].item() for k, v in info.items()}
         if terminated[0]:
@@ -405,7 +412,7 @@ class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
 
     def __init__(self, num_envs: int = 1, problem: BatchSizePowerLimitProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
-        self.problem = problem if problem is not None else BatchSizePowerLimitProblem(**problem_options)
+        self.problem = make_problem(BatchSizePowerLimitProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Tries(self.problem, self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
@@ -417,16 +424,11 @@ class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
         elif self._rngs is None:
             self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), {}
+        return self._ep.observe(), self._same_info(_reset_info(self.problem))
 
     def step(self, actions):
         resetting = self._begin_step()
-        act = np.asarray(actions)
-        if act.dtype.kind in "iu" and resetting.any():
-            # rows that reset ignore their action; keep it valid for the checks
-            act = act.copy()
-            act[resetting] = 0 if self.problem.power_limit_mode == "jit" else np.array(self.problem.default)
-        bs, pl = _split_actions(self.problem, act, self.num_envs)
+        bs, pl = _split_actions(self.problem, self.single_action_space, actions, self.num_envs, ~resetting)
         self._ep.reset(resetting)
         reward, terminated, info = self._ep.step(bs, pl, ~resetting, self._rngs)
         info = self._masked_info(info, ~resetting)

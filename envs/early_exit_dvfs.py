@@ -22,8 +22,9 @@ from gymnasium import spaces
 
 from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
 from codesign_gym.costmodels.xavier.exits import check_threshold
+from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv, design_actions
+from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv
 
 OBJECTIVES = ("scalarized", "constrained")
 MODES = ("one_shot", "two_level")
@@ -277,28 +278,33 @@ def _spaces(problem: EarlyExitDVFSProblem):
     return spaces.MultiDiscrete(problem.design_nvec), spaces.Box(0.0, 1.0, shape=(problem.obs_dim,), dtype=np.float32)
 
 
-class EarlyExitDVFSEnv(EpisodeEnv):
+class _Infos:
+    """The ``info`` of ``reset`` and of a step that does not end the episode, the single env's
+    and (batched) the vector env's."""
+
+    problem: Any
+    _ep: Any
+
+    def _reset_info(self) -> dict[str, Any]:
+        return {"mode": self.problem.mode, "exit_model": POLICY_LABELS[self.problem.policy]}
+
+    def _step_values(self) -> dict[str, np.ndarray]:
+        return {"backbone": self._ep.chosen.copy()}
+
+
+class EarlyExitDVFSEnv(_Infos, EpisodeEnv):
     """One design per episode (one step, or two in ``two_level`` mode). Keyword options are those of
     :class:`EarlyExitDVFSProblem` (or pass a built ``problem``). ``reset`` gives ``mode`` and
     ``exit_model``; the final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info`;
     the first step of ``two_level`` gives ``{"backbone": index}``."""
 
     def __init__(self, problem: EarlyExitDVFSProblem | None = None, **problem_options: Any):
-        self.problem = problem if problem is not None else EarlyExitDVFSProblem(**problem_options)
+        self.problem = make_problem(EarlyExitDVFSProblem, problem, problem_options)
         self.action_space, self.observation_space = _spaces(self.problem)
         self._ep = _Episodes(self.problem, 1)
 
-    def _reset_info(self) -> dict[str, Any]:
-        return {"mode": self.problem.mode, "exit_model": POLICY_LABELS[self.problem.policy]}
 
-    def _step_info(self) -> dict[str, Any]:
-        return {"backbone": int(self._ep.chosen[0])}
-
-    def _check_action(self, action) -> np.ndarray:
-        return design_actions(action, self.problem.design_nvec)
-
-
-class EarlyExitDVFSVectorEnv(EpisodeBatchVectorEnv):
+class EarlyExitDVFSVectorEnv(_Infos, EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch, autoreset NEXT_STEP (the step after an episode
     ends resets that sub-env, ignores its action and returns reward 0). The final ``info`` holds
     :func:`~codesign_gym.envs.episode_info.final_info_batch`'s ``(num_envs, ...)`` arrays with
@@ -306,10 +312,6 @@ class EarlyExitDVFSVectorEnv(EpisodeBatchVectorEnv):
 
     def __init__(self, num_envs: int = 1, problem: EarlyExitDVFSProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
-        self.problem = problem if problem is not None else EarlyExitDVFSProblem(**problem_options)
+        self.problem = make_problem(EarlyExitDVFSProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Episodes(self.problem, self.num_envs)
-
-    def step(self, actions):
-        resetting = self._begin_step()
-        return self._step_episodes(design_actions(actions, self.problem.design_nvec, self.num_envs), resetting)

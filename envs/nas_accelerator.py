@@ -43,6 +43,7 @@ from codesign_gym.costmodels.naas.design import (
     importance_order,
 )
 from codesign_gym.costmodels.workloads import nb201
+from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
 from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv
 
@@ -385,7 +386,22 @@ class _Episodes:
         return reward, finish, evaluation, designs
 
 
-class NASAcceleratorEnv(EpisodeEnv):
+class _Infos:
+    """The ``info`` of ``reset`` and of a step that does not end the episode, the single env's
+    and (batched) the vector env's."""
+
+    problem: Any
+    _ep: Any
+
+    def _reset_info(self) -> dict[str, Any]:
+        p = self.problem
+        return {"mode": p.mode, "search": p.search, "reference_edp": p.naas_space.ref_edp, "reference_accuracy": p.naas_space.ref_accuracy}
+
+    def _step_values(self) -> dict[str, np.ndarray]:
+        return {"entry": self._ep.pos.copy()}
+
+
+class NASAcceleratorEnv(_Infos, EpisodeEnv):
     """One co-design per episode (one step, or one step per entry in ``sequential`` mode).
     Keyword options are those of :class:`NASAcceleratorProblem` (or pass a built ``problem``).
     The final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info` (``design``,
@@ -393,32 +409,13 @@ class NASAcceleratorEnv(EpisodeEnv):
     earlier step of ``sequential`` gives ``{"entry": next entry}``."""
 
     def __init__(self, problem: NASAcceleratorProblem | None = None, **problem_options: Any):
-        self.problem = problem if problem is not None else NASAcceleratorProblem(**problem_options)
+        self.problem = make_problem(NASAcceleratorProblem, problem, problem_options)
         self.action_space = self.problem.action_space()
         self.observation_space = self.problem.observation_space()
         self._ep = _Episodes(self.problem, 1)
 
-    def _reset_info(self) -> dict[str, Any]:
-        p = self.problem
-        return {"mode": p.mode, "search": p.search, "reference_edp": p.naas_space.ref_edp, "reference_accuracy": p.naas_space.ref_accuracy}
 
-    def _step_info(self) -> dict[str, Any]:
-        return {"entry": int(self._ep.pos[0])}
-
-    def _check_action(self, action: Any) -> np.ndarray:
-        p = self.problem
-        act = np.asarray(action)
-        if p.mode == "sequential":
-            if act.size != 1 or act.dtype.kind not in "iu" or not 0 <= int(act.reshape(-1)[0]) < self.action_space.n:
-                raise ValueError(f"action {action!r} is outside the action space; expected an integer in 0..{self.action_space.n - 1}")
-            return act.reshape(1)
-        if act.shape != (p.num_entries,):
-            raise ValueError(f"action {action!r} is outside the action space; expected {p.num_entries} entries "
-                             f"({'reals in [0, 1]' if p.action == 'box' else f'integer indices, nvec={p.space.nvec.tolist()}'})")
-        return act[None, :]
-
-
-class NASAcceleratorVectorEnv(EpisodeBatchVectorEnv):
+class NASAcceleratorVectorEnv(_Infos, EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch (one cost-model call per distinct accelerator),
     autoreset NEXT_STEP: the step after an episode ends resets that sub-env, ignores its action
     and returns reward 0. The final ``info`` holds
@@ -427,22 +424,6 @@ class NASAcceleratorVectorEnv(EpisodeBatchVectorEnv):
 
     def __init__(self, num_envs: int = 1, problem: NASAcceleratorProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
-        self.problem = problem if problem is not None else NASAcceleratorProblem(**problem_options)
+        self.problem = make_problem(NASAcceleratorProblem, problem, problem_options)
         self._set_single_spaces(self.problem.action_space(), self.problem.observation_space())
         self._ep = _Episodes(self.problem, self.num_envs)
-
-    def step(self, actions):
-        resetting = self._begin_step()
-        p = self.problem
-        act = np.asarray(actions)
-        n = self.num_envs
-        if p.mode == "sequential":
-            if act.shape != (n,) or act.dtype.kind not in "iu" or act.min() < 0 or act.max() >= self.single_action_space.n:
-                raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected ({n},) integers in "
-                                 f"0..{self.single_action_space.n - 1}")
-        elif p.action == "box":
-            if act.shape != (n, p.num_entries) or act.dtype.kind != "f":
-                raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected reals of shape ({n}, {p.num_entries})")
-        elif act.shape != (n, p.num_entries) or act.dtype.kind not in "iu":
-            raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({n}, {p.num_entries})")
-        return self._step_episodes(act, resetting)

@@ -29,8 +29,9 @@ from codesign_gym.costmodels.mobilenet_space import (
 )
 from codesign_gym.costmodels.patch_memory import NO_SPLIT, flash_bytes, patch_memory
 from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started, design_actions
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
 
 #: The objectives offered: ``macs`` (MACs incl. recompute, minimised) or ``accuracy`` (the
 #: published float ImageNet top-1, maximised; fitness is the top-1 error, ties broken by MACs).
@@ -112,6 +113,8 @@ class PatchInferenceProblem(Problem):
         self.kernels = _choices("kernel_choices", kernel_choices, int, lambda k: k >= 1 and k % 2 == 1)
         self.expansions = _choices("expansion_choices", expansion_choices, int, lambda e: e >= 2)
         self.grids = _choices("grids", grids, int, lambda g: g >= 1)
+        if isinstance(bytes_per_element, bool) or not isinstance(bytes_per_element, (int, np.integer)) or bytes_per_element < 1:
+            raise ValueError(f"bytes_per_element={bytes_per_element!r}; expected a positive integer (1 for int8 activations)")
         self.bytes_per_element = int(bytes_per_element)
         self.per_block = len(self.kernels) > 1 or len(self.expansions) > 1
         if objective == "accuracy":
@@ -298,7 +301,7 @@ class PatchInferenceEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, problem: PatchInferenceProblem | None = None, **problem_options: Any):
-        self.problem = problem if problem is not None else PatchInferenceProblem(**problem_options)
+        self.problem = make_problem(PatchInferenceProblem, problem, problem_options)
         self.action_space, self.observation_space = _spaces(self.problem)
         self._started = False
 
@@ -309,7 +312,7 @@ class PatchInferenceEnv(gym.Env):
 
     def step(self, action):
         check_started(self._started)
-        designs = design_actions(action, self.problem.design_nvec)
+        designs = check_actions(self.action_space, action)
         ev = self.problem.evaluate(designs)
         info = final_info(self.problem, designs, ev, 0)
         self._started = False
@@ -323,7 +326,7 @@ class PatchInferenceVectorEnv(NextStepVectorEnv):
 
     def __init__(self, num_envs: int = 1, problem: PatchInferenceProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
-        self.problem = problem if problem is not None else PatchInferenceProblem(**problem_options)
+        self.problem = make_problem(PatchInferenceProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
 
     def _obs(self) -> np.ndarray:
@@ -331,11 +334,11 @@ class PatchInferenceVectorEnv(NextStepVectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed, options=options)
-        return self._obs(), {}
+        return self._obs(), self._same_info({"sram_kib": self.problem.sram_kib})
 
     def step(self, actions):
         resetting = self._begin_step()
-        act = design_actions(actions, self.problem.design_nvec, self.num_envs)
+        act = check_actions(self.single_action_space, actions, self.num_envs, ~resetting)
         act = np.where(resetting[:, None], 0, act)  # rows that reset ignore their action
         ev = self.problem.evaluate(act)
         info = self._masked_info(final_info_batch(self.problem, act, ev, ~resetting), ~resetting)

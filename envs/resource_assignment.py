@@ -34,8 +34,9 @@ from codesign_gym.costmodels.resource_assignment import (
 )
 from codesign_gym.costmodels.workloads import LayerTable, LayerType, get_workload
 from codesign_gym.envs.episode_info import final_info, final_info_batch
+from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
+from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
 
 _DIMS = ("K", "C", "Y", "X", "R", "S", "stride")
 _NUM_TYPES = len(LayerType)
@@ -384,6 +385,33 @@ def _observation_space(problem: ResourceAssignmentProblem, with_mask: bool) -> s
     return spaces.Dict({"observation": box, "action_mask": spaces.MultiBinary(problem.num_pe_levels + problem.num_buffer_levels)})
 
 
+def _flag(name: str, value: Any) -> bool:
+    """An env option that is a bool; ValueError naming it otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"option {name}={value!r}; expected a bool")
+    return bool(value)
+
+
+def _check_levels(problem: ResourceAssignmentProblem, space: spaces.MultiDiscrete, actions: Any, num_envs: int | None,
+                  active: np.ndarray) -> np.ndarray:
+    """(N, 2) int64 (pe, buffer) level indices of a single env's action (``num_envs`` None, N = 1)
+    or a vector env's ``num_envs`` actions, checked alike (:func:`check_actions`, then the level
+    range in the ``active`` rows; the others autoreset and become (0, 0)).
+
+    Raises:
+        ValueError: naming the action (and sub-env) and the level ranges expected.
+    """
+    act = np.where(active[:, None], check_actions(space, actions, num_envs, active), 0)
+    limits = np.array([problem.num_pe_levels, problem.num_buffer_levels])
+    bad = np.flatnonzero(((act < 0) | (act >= limits)).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        where = f"action {actions!r}" if num_envs is None else f"action {act[i].tolist()} of sub-env {i}"
+        raise ValueError(f"{where} is outside the action space; expected two integer level indices (pe in 0..{limits[0] - 1}, "
+                         f"buffer in 0..{limits[1] - 1})")
+    return act
+
+
 class ResourceAssignmentEnv(gym.Env):
     """Single-episode environment. Keyword options are those of :class:`ResourceAssignmentProblem`
     plus ``shuffle_layers`` (new random layer order per episode, as ConfuciuX) and
@@ -394,9 +422,9 @@ class ResourceAssignmentEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
-        self.problem = problem if problem is not None else ResourceAssignmentProblem(**problem_options)
-        self.shuffle_layers = bool(shuffle_layers)
-        self.action_mask_in_obs = bool(action_mask_in_obs)
+        self.problem = make_problem(ResourceAssignmentProblem, problem, problem_options)
+        self.shuffle_layers = _flag("shuffle_layers", shuffle_layers)
+        self.action_mask_in_obs = _flag("action_mask_in_obs", action_mask_in_obs)
         self._ep = _Episodes(self.problem, 1, self.shuffle_layers)
         self.action_space = spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels])
         self.observation_space = _observation_space(self.problem, self.action_mask_in_obs)
@@ -411,13 +439,8 @@ class ResourceAssignmentEnv(gym.Env):
 
     def step(self, action):
         check_started(self._started)
-        act = np.asarray(action)
-        if act.shape != (2,) or act.dtype.kind not in "iu" or not self.action_space.contains(act.astype(np.int64)):
-            raise ValueError(
-                f"action {action!r} is outside the action space; expected two integer level indices "
-                f"(pe in 0..{self.problem.num_pe_levels - 1}, buffer in 0..{self.problem.num_buffer_levels - 1})"
-            )
-        reward, terminated, info = self._ep.step(act.astype(np.int64)[None, :], np.ones(1, dtype=bool))
+        act = _check_levels(self.problem, self.action_space, action, None, np.ones(1, dtype=bool))
+        reward, terminated, info = self._ep.step(act, np.ones(1, dtype=bool))
         joint = self._ep.joint_mask()
         out = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in info.items()}
         out["action_mask"] = joint[0]
@@ -442,9 +465,9 @@ class ResourceAssignmentVectorEnv(NextStepVectorEnv):
 
     def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
         super().__init__(num_envs)
-        self.problem = problem if problem is not None else ResourceAssignmentProblem(**problem_options)
-        self.action_mask_in_obs = bool(action_mask_in_obs)
-        self._ep = _Episodes(self.problem, self.num_envs, bool(shuffle_layers))
+        self.problem = make_problem(ResourceAssignmentProblem, problem, problem_options)
+        self.action_mask_in_obs = _flag("action_mask_in_obs", action_mask_in_obs)
+        self._ep = _Episodes(self.problem, self.num_envs, _flag("shuffle_layers", shuffle_layers))
         self._set_single_spaces(spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels]),
                                 _observation_space(self.problem, self.action_mask_in_obs))
 
@@ -457,15 +480,7 @@ class ResourceAssignmentVectorEnv(NextStepVectorEnv):
     def step(self, actions):
         # NEXT_STEP autoreset: rows that ended on the previous step start over now, ignoring their action.
         resetting = self._begin_step()
-        act = np.asarray(actions)
-        if act.shape != (self.num_envs, 2) or act.dtype.kind not in "iu":
-            raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({self.num_envs}, 2)")
-        act = act.astype(np.int64)
-        limits = np.array([self.problem.num_pe_levels, self.problem.num_buffer_levels])
-        bad = np.flatnonzero(((act < 0) | (act >= limits)).any(axis=1))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"action {act[i].tolist()} of sub-env {i} is outside the action space; expected pe in 0..{limits[0] - 1}, buffer in 0..{limits[1] - 1}")
+        act = _check_levels(self.problem, self.single_action_space, actions, self.num_envs, ~resetting)
         self._ep.reset(resetting, self.np_random)
         reward, terminated, info = self._ep.step(act, ~resetting)
         info["action_mask"] = joint = self._ep.joint_mask()

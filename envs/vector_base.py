@@ -28,23 +28,65 @@ def check_started(started: bool) -> None:
         raise RuntimeError("call reset() before step()")
 
 
-def design_actions(actions: Any, nvec: np.ndarray, num_envs: int | None = None) -> np.ndarray:
-    """Actions that are whole designs, as (N, D): a single env's action (D,) (``num_envs`` None)
-    as (1, D), or a vector env's (num_envs, D) integers. The range is the problem's to check
-    (``space.check``).
+def _expected(space: spaces.Space, num_envs: int | None) -> str:
+    """What an action (``num_envs`` None) or a batch of actions of ``space`` must be, in words."""
+    lead = () if num_envs is None else (num_envs,)
+    if isinstance(space, spaces.Discrete):
+        return f"{'an integer' if num_envs is None else f'integers of shape {lead}'} in {int(space.start)}..{int(space.start + space.n - 1)}"
+    if isinstance(space, spaces.MultiDiscrete):
+        return f"integers of shape {lead + space.shape}, entry i in 0..nvec[i]-1 (nvec={space.nvec.tolist()})"
+    low, high = np.min(space.low), np.max(space.high)
+    return f"finite reals of shape {lead + space.shape} in [{low:g}, {high:g}]"
+
+
+def check_actions(space: spaces.Space, actions: Any, num_envs: int | None = None, active: np.ndarray | None = None) -> np.ndarray:
+    """One action of ``space`` (``num_envs`` None: a single env's) or a vector env's batch of
+    ``num_envs``, checked the same way for both and returned as the (N, ...) batch (N = 1 for a
+    single env): int64 for ``Discrete`` (N,) and ``MultiDiscrete`` (N, D), float64 for ``Box``.
+
+    Checked: the shape (a ``Discrete`` action may also be (1,), a batch (N, 1)); the dtype kind
+    (integers for the discrete spaces, never bool; integers or reals for ``Box``, never bool);
+    for ``Discrete`` the range and for ``Box`` finiteness and the bounds, in the rows of ``active``
+    (N,) bool (default all: a vector env's rows that autoreset ignore their action). A
+    ``MultiDiscrete`` range is the env's to check (its messages name the choices).
 
     Raises:
-        ValueError: naming the action (or the actions' shape and dtype) and the expected shape.
+        ValueError: naming the action (a batch: its shape and dtype, or the sub-env and its
+            action) and what was expected.
     """
-    act = np.asarray(actions)
-    nvec = np.asarray(nvec)
-    if num_envs is None:
-        if act.shape != nvec.shape:
-            raise ValueError(f"action {actions!r} is outside the action space; expected {nvec.size} integer indices (nvec={nvec.tolist()})")
-        return act[None, :]
-    if act.shape != (num_envs, nvec.size) or act.dtype.kind not in "iu":
-        raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected integers of shape ({num_envs}, {nvec.size})")
-    return act
+    if not isinstance(space, (spaces.Discrete, spaces.MultiDiscrete, spaces.Box)):
+        raise TypeError(f"action space {space!r} is not supported; expected Discrete, MultiDiscrete or Box")
+    single = num_envs is None
+    n = 1 if single else int(num_envs)
+    try:
+        act = np.asarray(actions)
+    except (TypeError, ValueError):
+        act = np.asarray(None, dtype=object)
+    inner = tuple(space.shape)
+    shapes = [inner] if single else [(n,) + inner]
+    if isinstance(space, spaces.Discrete):
+        shapes.append((1,) if single else (n, 1))
+    integer = isinstance(space, (spaces.Discrete, spaces.MultiDiscrete))
+    if act.shape not in shapes or act.dtype.kind not in ("iu" if integer else "iuf"):
+        if single:
+            raise ValueError(f"action {actions!r} is outside the action space; expected {_expected(space, None)}")
+        raise ValueError(f"actions have shape {act.shape} and dtype {act.dtype}; expected {_expected(space, n)}")
+    if act.dtype.kind == "u" and act.size and int(act.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"action {actions!r} holds {int(act.max())}, beyond int64; expected {_expected(space, num_envs)}")
+    batch = act.reshape((n,) + inner).astype(np.int64 if integer else np.float64)
+    rows = np.ones(n, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+    if isinstance(space, spaces.Discrete):
+        bad = rows & ((batch < space.start) | (batch >= space.start + space.n))
+    elif isinstance(space, spaces.Box):
+        flat = batch.reshape(n, -1)
+        bad = rows & (~np.isfinite(flat) | (flat < space.low.reshape(-1)) | (flat > space.high.reshape(-1))).any(axis=1)
+    else:
+        bad = np.zeros(n, dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        where = f"action {actions!r}" if single else f"action {batch[i].tolist()} of sub-env {i}"
+        raise ValueError(f"{where} is outside the action space; expected {_expected(space, None)}")
+    return batch
 
 
 class NextStepVectorEnv(VectorEnv):
@@ -91,6 +133,20 @@ class NextStepVectorEnv(VectorEnv):
         self._prev_done = np.array(terminated, dtype=bool)
         return obs, np.array(reward, dtype=np.float64), terminated, np.zeros(self.num_envs, dtype=bool), info
 
+    def _same_info(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A single env's ``info`` that holds for every sub-env (e.g. ``reset``'s) in the vector
+        convention, as gymnasium's ``SyncVectorEnv`` gives it: each value repeated in a
+        (num_envs,) array (object dtype for non-numbers) with an all-True ``"_" + key`` mask."""
+        batched = {}
+        for key, value in values.items():
+            if isinstance(value, (bool, int, float, np.number, np.bool_)):
+                batched[key] = np.full(self.num_envs, value)
+            else:
+                batched[key] = np.empty(self.num_envs, dtype=object)
+                for i in range(self.num_envs):
+                    batched[key][i] = value
+        return self._masked_info(batched, np.ones(self.num_envs, dtype=bool))
+
     @staticmethod
     def _masked_info(values: Mapping[str, Any], mask: np.ndarray, keys: Iterable[str] | None = None) -> dict[str, Any]:
         """``info`` in gymnasium's vector convention: ``values[key]`` (num_envs, ...) for each of
@@ -112,10 +168,25 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
 
     INFO_KEYS: tuple[str, ...] = ()
 
+    def _reset_info(self) -> dict[str, Any]:
+        """The single env's ``reset`` info (the same for every sub-env); :meth:`reset` batches it."""
+        return {}
+
+    def _step_values(self) -> dict[str, np.ndarray]:
+        """(num_envs,) values of the ``info`` of a step that does not end the episode (the single
+        env's :meth:`EpisodeEnv._step_info` is row 0 of its own)."""
+        return {}
+
+    def step(self, actions):
+        """Check ``actions`` with :func:`check_actions` (the single env's check, per sub-env;
+        rows that autoreset ignore their action's range) and step the episodes."""
+        resetting = self._begin_step()
+        return self._step_episodes(check_actions(self.single_action_space, actions, self.num_envs, ~resetting), resetting)
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed, options=options)
         self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), {}
+        return self._ep.observe(), self._same_info(self._reset_info())
 
     def _step_episodes(self, actions: Any, resetting: np.ndarray) -> tuple:
         """Reset the ``resetting`` rows, step the others with ``actions`` (already checked) and
@@ -128,6 +199,13 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
             info = self._masked_info(final_info_batch(self.problem, designs, metrics, done), done)
         else:
             info = self._masked_info({**metrics, "design": designs}, done, tuple(self.INFO_KEYS) + ("design",))
+        mid = ~resetting & ~done
+        for key, value in (self._step_values().items() if mid.any() else ()):
+            if key in info:  # a final-info key too: the step's value in the rows that did not end
+                info[key] = np.where(mid.reshape((-1,) + (1,) * (np.ndim(info[key]) - 1)), value, info[key])
+                info["_" + key] = info["_" + key] | mid
+            else:
+                info.update(self._masked_info({key: value}, mid))
         return self._step_result(self._ep.observe(), reward, done, info)
 
 
@@ -135,23 +213,29 @@ class EpisodeEnv(gym.Env):
     """A single env over the batched episode state of :class:`EpisodeBatchVectorEnv` with one
     row: ``self._ep`` (``step`` returning an :class:`~codesign_gym.envs.problem.Evaluation` of
     ``self.problem``). A subclass sets ``problem``, the spaces and ``_ep`` in ``__init__`` and
-    implements :meth:`_check_action`; it may override :meth:`_reset_info` and :meth:`_step_info`.
+    may override :meth:`_check_action`, :meth:`_reset_info` and :meth:`_step_values`.
     The final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info`."""
 
     metadata = {"render_modes": []}
     _started = False
 
     def _check_action(self, action: Any) -> np.ndarray:
-        """``action`` as the (1, ...) batch ``_ep.step`` takes; ValueError outside the action space."""
-        raise NotImplementedError
+        """``action`` as the (1, ...) batch ``_ep.step`` takes (:func:`check_actions`, the vector
+        env's check); ValueError outside the action space."""
+        return check_actions(self.action_space, action)
 
     def _reset_info(self) -> dict[str, Any]:
         """``info`` of ``reset``."""
         return {}
 
-    def _step_info(self) -> dict[str, Any]:
-        """``info`` of a step that does not end the episode."""
+    def _step_values(self) -> dict[str, np.ndarray]:
+        """(1,) values of the ``info`` of a step that does not end the episode (shared with the
+        vector env, which gives (num_envs,) ones)."""
         return {}
+
+    def _step_info(self) -> dict[str, Any]:
+        """``info`` of a step that does not end the episode: :meth:`_step_values`' row 0."""
+        return {key: np.asarray(value)[0].item() for key, value in self._step_values().items()}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

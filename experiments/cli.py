@@ -48,10 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
         # Bad input: a clear one-line message, no traceback, exit status 2 like argparse.
         print(f"codesign-gym: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        # SIGINT: one line (what was saved and how to resume, where the command knows), exit 130 like a shell.
+        print(f"\ncodesign-gym: {err or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

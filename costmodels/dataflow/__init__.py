@@ -15,11 +15,11 @@ area / power), :mod:`.energy`, :mod:`.model` (``evaluate``), :mod:`.predict` (CS
 
 from .directives import Cluster, Directive, SpatialMap, Sz, TemporalMap, format_dataflow, parse_dataflow
 from .hardware import CONFUCIUX_NOC_BW, DEFAULT_NOC_BW, DEFAULT_OFFCHIP_BW, Hardware, area, power
-from .model import COUNT_FIELDS, DataflowResult, evaluate, evaluate_chunked
+from .model import COUNT_FIELDS, CountOverflowError, DataflowResult, evaluate, evaluate_chunked
 from .templates import ALIASES, DATAFLOWS, TEMPLATES, get_template
 
 __all__ = [
-    "ALIASES", "CONFUCIUX_NOC_BW", "COUNT_FIELDS", "Cluster", "DATAFLOWS", "DEFAULT_NOC_BW", "DEFAULT_OFFCHIP_BW",
+    "ALIASES", "CONFUCIUX_NOC_BW", "COUNT_FIELDS", "Cluster", "CountOverflowError", "DATAFLOWS", "DEFAULT_NOC_BW", "DEFAULT_OFFCHIP_BW",
     "DataflowResult", "Directive", "Hardware", "SpatialMap", "Sz", "TEMPLATES", "TemporalMap", "area", "evaluate",
     "evaluate_chunked", "format_dataflow", "get_template", "parse_dataflow", "power",
 ]

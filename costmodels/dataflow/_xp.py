@@ -180,3 +180,31 @@ def namespace(*arrays: Any):
         if is_torch(a):
             return TorchNS(a.device)
     return NUMPY
+
+
+class ExactNS(NumpyNS):
+    """numpy object arrays of Python ints: exact integer arithmetic of any size (slow).
+
+    Used only for the rare points whose counts may not fit int64 (see
+    :func:`~.model.evaluate`): their counts are computed exactly, then checked against int64's
+    range, so an overflow is reported instead of wrapping. Real quantities stay float64.
+    """
+
+    name = "exact"
+    exact = True
+
+    @staticmethod
+    def asint(x):
+        a = np.asarray(x)
+        return a.astype(object) if a.dtype != object else a
+
+    @staticmethod
+    def zeros(n, dtype="int64"):
+        return np.zeros(n, dtype=object if dtype == "int64" else np.float64)
+
+    @staticmethod
+    def empty_like(x, dtype="int64"):
+        return np.zeros(x.shape, dtype=object if dtype == "int64" else np.float64)
+
+
+EXACT = ExactNS()

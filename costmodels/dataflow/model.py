@@ -23,14 +23,17 @@ Units: cycles, elements (access counts), bytes (1 byte per element, as MAESTRO),
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
 from . import energy as _energy
 from . import hardware as _hw
-from ._xp import namespace
+from ._xp import EXACT, namespace
 from .plan import run_plans
+from .directives import Sz
 from .templates import TEMPLATES, depthwise_for, resolve_dataflow
 
 #: Layer-type codes (same values as ``codesign_gym.costmodels.workloads.LayerType``).
@@ -78,27 +81,68 @@ class DataflowResult(NamedTuple):
         return dict(zip(self._fields, self))
 
 
+#: int64's range: a count at or beyond it cannot be represented.
+INT64_MAX = np.iinfo(np.int64).max
+#: Points whose float64 count bound (see :func:`_count_bound`) reaches this are priced exactly
+#: (Python ints) and checked against :data:`INT64_MAX`; the others cannot overflow int64.
+SAFE_BOUND = float(2 ** 61)
+
+
+class CountOverflowError(ValueError):
+    """A count of one evaluation point does not fit in int64.
+
+    ``index``: the point's flat index in the broadcast batch; ``quantity``: the result field;
+    ``value``: its exact value (a Python int).
+    """
+
+    def __init__(self, index: int, quantity: str, value: int, point: str = ""):
+        self.index, self.quantity, self.value = index, quantity, value
+        super().__init__(f"{quantity}={value} at flat index {index}{point} does not fit in int64 (at most {INT64_MAX}); "
+                         f"expected a layer and hardware point whose counts are below 2^63")
+
+
 def _integral(x, what: str):
-    """``x`` unchanged if it holds only whole numbers; else ValueError quoting the first bad value.
-    (Counts are int64: silently truncating 64.9 to 64 would price another design.)"""
+    """``x`` unchanged if it holds only whole numbers within int64's range (ints, or whole floats);
+    else ValueError quoting the first bad value. Bools and strings are refused, not coerced
+    (``num_pes=True`` or ``"16"`` is a caller's mistake; silently truncating 64.9 to 64 would price
+    another design; a value beyond int64 would wrap)."""
     if hasattr(x, "is_floating_point"):  # torch tensor
+        if x.dtype == getattr(sys.modules.get("torch"), "bool", None):
+            raise ValueError(f"{what} is a bool tensor; expected integers")
         if not x.is_floating_point():
             return x
-        bad = ~(x.isfinite() & (x == x.round()))
+        bad = ~(x.isfinite() & (x == x.round()) & (x.abs() < 2.0 ** 63))
         if bool(bad.any()):
-            raise ValueError(f"{what}={x[bad].flatten()[0].item()!r} is not a whole number; expected an integer")
+            raise ValueError(f"{what}={x[bad].flatten()[0].item()!r} is not a whole number within int64; expected an integer")
         return x
+    if isinstance(x, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{what}={x!r} is a {type(x).__name__}; expected an integer")
     arr = np.asarray(x)
+    if arr.dtype.kind == "b" or arr.dtype.kind in "USV":
+        raise ValueError(f"{what}={arr.reshape(-1)[0].item()!r} has dtype {arr.dtype}; expected integers")
+    if arr.dtype.kind == "O":
+        flat = arr.reshape(-1)
+        for v in flat.tolist():
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{what}={v!r} is a {type(v).__name__}; expected an integer")
+            whole = not isinstance(v, (float, np.floating)) or (math.isfinite(v) and v == int(v))
+            if not (whole and -INT64_MAX - 1 <= int(v) <= INT64_MAX):
+                raise ValueError(f"{what}={v!r} is not a whole number within int64 (|x| < 2^63); expected an integer")
+        return np.array([int(v) for v in flat.tolist()], dtype=np.int64).reshape(arr.shape)
     if arr.dtype.kind == "f":
-        bad = ~(np.isfinite(arr) & (arr == np.round(arr)))
+        bad = ~(np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0 ** 63))
         if bad.any():
-            raise ValueError(f"{what}={arr[bad].ravel()[0].item()!r} is not a whole number; expected an integer")
+            raise ValueError(f"{what}={arr[bad].ravel()[0].item()!r} is not a whole number within int64; expected an integer")
+    elif arr.dtype.kind == "u" and arr.size and int(arr.max()) > INT64_MAX:
+        raise ValueError(f"{what}={int(arr.max())} does not fit in int64; expected an integer below 2^63")
     return x
 
 
 def _type_codes(t) -> np.ndarray:
     """Layer-type codes from names / LayerType / ints (numpy int64; vectorized over unique values)."""
     a = np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t)
+    if a.dtype.kind == "b":
+        raise ValueError(f"layer field 'type' has bool value {a.reshape(-1)[0].item()!r}; expected a code in 1..4 or a name")
     if a.dtype.kind in "iu":
         codes = a.astype(np.int64)
         bad = ~np.isin(codes, (CONV, DSCONV, GROUPCONV, GEMM))
@@ -114,6 +158,8 @@ def _type_codes(t) -> np.ndarray:
                 raise ValueError(f"layer field 'type' has value {v!r}; expected one of CONV, DSCONV, GROUPCONV, GEMM (or FC)")
             lut[i] = _TYPE_NAMES[key]
         else:
+            if isinstance(v, bool):
+                raise ValueError(f"layer field 'type' has bool value {v!r}; expected a code in 1..4 or a name")
             code = int(v)
             if code not in (CONV, DSCONV, GROUPCONV, GEMM):
                 raise ValueError(f"layer field 'type' has value {v!r}; expected a code in 1..4 or a name")
@@ -167,7 +213,13 @@ def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None
     torch tensors (CPU or CUDA); results come back in the same library, int64 / float64.
 
     ``chunk_size`` bounds the number of points analysed at once (``None``: all at once).
-    Raises ValueError naming the field and value for invalid input.
+    Raises ValueError naming the field and value for invalid input (bools, strings, non-whole
+    floats and values beyond int64 are refused, not coerced).
+
+    Overflow: every count is exact in int64 or refused. A cheap float64 bound
+    (:func:`_count_bound`, ~1-4% of the evaluation time) clears the usual points; the few beyond
+    :data:`SAFE_BOUND` are priced exactly with Python ints (the eager analysis), and a count that
+    does not fit int64 raises :class:`CountOverflowError` naming the point and the quantity.
     """
     key, directives = resolve_dataflow(dataflow)
     is_template = key in TEMPLATES
@@ -193,11 +245,13 @@ def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None
         _check(xp, v[f] > 0, v[f], f"layer field {f!r}", "> 0")
     _check(xp, v["padding"] >= 0, v["padding"], "layer field 'padding'", ">= 0")
     for dim, filt in (("Y", "R"), ("X", "S")):
-        padded = v[dim] + 2 * v["padding"]
-        if xp.any(v[filt] > padded):
-            i, val = _first_bad(xp, v[filt] > padded, v[filt])
+        # filt > dim + 2*padding, without forming dim + 2*padding (it may not fit int64)
+        too_big = (v[filt] > v[dim]) & ((v[filt] - v[dim] - 1) // 2 >= v["padding"])
+        if xp.any(too_big):
+            i, val = _first_bad(xp, too_big, v[filt])
+            padded = _first_bad(xp, too_big, v[dim])[1] + 2 * _first_bad(xp, too_big, v["padding"])[1]
             raise ValueError(f"layer field {filt!r}={val} at flat index {i} is larger than the padded input "
-                             f"{dim}+2*padding={int(np.asarray(xp.to_numpy(padded)).reshape(-1)[i])}; expected {filt} <= {dim}+2*padding")
+                             f"{dim}+2*padding={padded}; expected {filt} <= {dim}+2*padding")
     _check(xp, v["num_pes"] >= 1, v["num_pes"], "hardware field 'num_pes'", ">= 1")
     for f in ("ktile", "noc_bw", "offchip_bw"):
         _check(xp, v[f] >= 1, v[f], f"hardware field {f!r}", ">= 1")
@@ -210,6 +264,17 @@ def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None
             i, g = _first_bad(xp, bad, v["groups"])
             raise ValueError(f"layer field 'groups'={g} at flat index {i} must divide K and C")
     # ------------------------------------------------------------ analysis in chunks
+    dirsets = (directives, TEMPLATES[depthwise_for(key)]) if is_template else (directives,)
+    risky = np.asarray(xp.to_numpy(_count_bound(xp, v, dirsets) >= SAFE_BOUND))
+    if not risky.any():
+        flat = _evaluate_chunks(xp, v, key, directives, is_template, chunk_size)
+    else:
+        flat = _evaluate_split(xp, v, risky, key, directives, is_template, chunk_size)
+    return DataflowResult(**{k: xp.reshape(flat[k], shape) for k in DataflowResult._fields})
+
+
+def _evaluate_chunks(xp, v: dict, key: str, directives, is_template: bool, chunk_size) -> dict:
+    """:func:`_evaluate_flat` on chunks of at most ``chunk_size`` points, concatenated."""
     n = int(v["K"].shape[0])
     chunk = n if not chunk_size else max(1, int(chunk_size))
     outs: dict = {}
@@ -219,8 +284,72 @@ def evaluate(layers, hardware: _hw.Hardware, dataflow, *, chunk_size: int | None
         res = _evaluate_flat(xp, part, key, directives, is_template)
         for k, a in res.items():
             outs.setdefault(k, []).append(a)
-    flat = {k: (xp.concat(a) if len(a) > 1 else a[0]) for k, a in outs.items()}
-    return DataflowResult(**{k: xp.reshape(flat[k], shape) for k in DataflowResult._fields})
+    return {k: (xp.concat(a) if len(a) > 1 else a[0]) for k, a in outs.items()}
+
+
+def _size_bound(size, f: dict, P, ktile):
+    """float64 upper bound of a directive size or offset (elements); ``f``: the dims' bounds."""
+    if isinstance(size, int):
+        return float(size)
+    if isinstance(size, Sz):
+        return f[size.dim.rstrip("'")]
+    return {"KTileSz": ktile, "ClusterSz": P}.get(size, 1.0)
+
+
+def _count_bound(xp, v: dict, dirsets) -> Any:
+    """Per point, a float64 upper bound (with a factor-4 margin) of every integer quantity the
+    int64 analysis forms: ``prod_d max(dim_d, tile sizes of d) * R * S * (P + 1) * (lat + 2)``
+    over the six loop dimensions (padded ``Y``/``X``; ``K``, ``C`` whole, covering groups), plus
+    the NoC and off-chip bandwidths (``d + bw - 1`` is formed). A point below :data:`SAFE_BOUND`
+    cannot overflow int64; the others are priced exactly (checked empirically in
+    tests/reliability/test_overflow.py against the exact counts)."""
+    F = xp.asfloat
+    pad2 = 2.0 * F(v["padding"])
+    f = {"K": F(v["K"]), "C": F(v["C"]), "R": F(v["R"]), "S": F(v["S"]), "Y": F(v["Y"]) + pad2, "X": F(v["X"]) + pad2}
+    P, ktile = F(v["num_pes"]), F(v["ktile"])
+    tiles = dict(f)
+    for dirs in dirsets:
+        for d in dirs:
+            if d.kind == "cluster":
+                continue
+            dim = d.dim.rstrip("'")
+            for size in (d.size, d.offset):
+                tiles[dim] = xp.maximum(tiles[dim], _size_bound(size, f, P, ktile))
+    bound = 4.0 * f["R"] * f["S"] * (P + 1.0) * (F(v["noc_latency"]) + 2.0)
+    for dim in ("K", "C", "R", "S", "Y", "X"):
+        bound = bound * tiles[dim]
+    return bound + F(v["noc_bw"]) + F(v["offchip_bw"])
+
+
+def _evaluate_split(xp, v: dict, risky, key: str, directives, is_template: bool, chunk_size) -> dict:
+    """The points flagged ``risky`` priced exactly (Python ints, :data:`~._xp.EXACT`), the others as
+    usual; raises :class:`CountOverflowError` for the first point with a count beyond int64."""
+    n = int(v["K"].shape[0])
+    safe_idx = np.flatnonzero(~risky)
+    risky_idx = np.flatnonzero(risky)
+    ix = (lambda i: i) if xp.name == "numpy" else (lambda i: xp.asint(i))
+    exact_in = {k: EXACT.asint(xp.to_numpy(a)) for k, a in v.items()}
+    exact = _evaluate_flat(EXACT, {k: a[risky_idx] for k, a in exact_in.items()}, key, directives, is_template)
+    for field in DataflowResult._fields:
+        a = exact[field]
+        if a.dtype != object:
+            continue
+        big = [j for j, x in enumerate(a.tolist()) if not -INT64_MAX - 1 <= x <= INT64_MAX]
+        if big:
+            i = int(risky_idx[big[0]])
+            point = ", ".join(f"{k}={int(exact_in[k][i])}" for k in LAYER_FIELDS[1:] + _hw.Hardware.FIELDS)
+            raise CountOverflowError(i, field, int(a[big[0]]), f" ({point})")
+    out = {}
+    safe = _evaluate_chunks(xp, {k: a[ix(safe_idx)] for k, a in v.items()}, key, directives, is_template,
+                            chunk_size) if safe_idx.size else None
+    for k, a in exact.items():
+        kind = "int64" if a.dtype == object else "float64"
+        full = xp.zeros(n, dtype=kind)
+        full[ix(risky_idx)] = xp.asint(a.astype(np.int64)) if kind == "int64" else xp.asfloat(a)
+        if safe is not None:
+            full[ix(safe_idx)] = safe[k]
+        out[k] = full
+    return out
 
 
 def _evaluate_flat(xp, v: dict, key: str, directives, is_template: bool) -> dict:
@@ -272,8 +401,9 @@ def _evaluate_flat(xp, v: dict, key: str, directives, is_template: bool) -> dict
                 out[k] = a
             else:
                 out[k][mask] = a
-    l1_acc = sum(out[f] for f in COUNT_FIELDS if "_l1_" in f)
-    l2_acc = sum(out[f] for f in COUNT_FIELDS if "_l2_" in f)
+    # summed in float64: six counts that each fit int64 may not sum within it
+    l1_acc = sum(xp.asfloat(out[f]) for f in COUNT_FIELDS if "_l1_" in f)
+    l2_acc = sum(xp.asfloat(out[f]) for f in COUNT_FIELDS if "_l2_" in f)
     e_units = _energy.energy_mac_units(xp, out["macs"], l1_acc, l2_acc)
     res = {
         "runtime_cycles": out["runtime"],

@@ -346,6 +346,8 @@ def run_plans(xp, directives: tuple[Directive, ...], kind: str, inputs: dict) ->
     the class's generic specialised plan -> the conservative plan).
     """
     n = int(inputs["K"].shape[0])
+    if getattr(xp, "exact", False):
+        return run_exact(directives, kind, inputs, n)
     inputs = _scalarise(xp, inputs, n)
     st = inputs["stride"]
     classes = []
@@ -367,6 +369,25 @@ def run_plans(xp, directives: tuple[Directive, ...], kind: str, inputs: dict) ->
     for s, m in classes:
         _route(xp, groups, directives, kind, s, inputs, None if m is None else np.asarray(xp.to_numpy(m)))
     return groups.run(xp, inputs)
+
+
+def run_exact(directives: tuple[Directive, ...], kind: str, inputs: dict, n: int) -> dict:
+    """The eager analysis (the reference the plans are tested against; no compilation) on object
+    arrays of Python ints (see :class:`~._xp.ExactNS`): integer outputs come back as length-``n``
+    object arrays of exact values, never wrapped; real outputs as float64."""
+    from ._xp import EXACT
+
+    i = inputs
+    dims = {"K": 1 if kind == "DSCONV" else i["K"], "C": i["C"], "R": i["R"], "S": i["S"],
+            "Y": i["Yo"] + i["R"] - 1, "X": i["Xo"] + i["S"] - 1}
+    res = Analyzer(EXACT, directives, kind, dims, i["stride"], i["P"], i["ktile"], i["bw"], i["lat"], i["offchip"]).run()
+    out = {}
+    for k, a in res.items():
+        real = getattr(a, "dtype", None) == np.float64 or isinstance(a, float)
+        z = np.zeros(n, dtype=np.float64 if real else object)
+        z[:] = a
+        out[k] = z
+    return out
 
 
 def _route(xp, groups: "_Groups", directives, kind: str, stride: int | None, inputs: dict, mask) -> None:

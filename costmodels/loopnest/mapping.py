@@ -43,6 +43,8 @@ class Mapping:
                 raise ValueError(f"mapping {field}: shape {np.shape(getattr(self, field))}; expected {shape} like the temporal factors")
         if np.shape(self.keep)[:2] != shape[:2]:
             raise ValueError(f"mapping keep: shape {np.shape(self.keep)}; expected ({shape[0]}, {shape[1]}, data spaces)")
+        for field in ("temporal", "permutation", "spatial_x", "spatial_y"):
+            _check_integers(np.asarray(getattr(self, field)), field)
 
     @property
     def batch(self) -> int:
@@ -55,6 +57,24 @@ class Mapping:
     @staticmethod
     def stack(mappings: Sequence["Mapping"]) -> "Mapping":
         return Mapping(*(np.concatenate([np.asarray(getattr(m, f.name)) for m in mappings]) for f in dataclasses.fields(Mapping)))
+
+
+def _check_integers(arr: np.ndarray, field: str) -> None:
+    """ValueError naming the first entry of ``arr`` that is not a whole number within int64
+    (a float factor such as 64.5 would otherwise be truncated to 64: another mapping)."""
+    if arr.dtype.kind in "iu" and (arr.dtype.kind == "i" or not arr.size or int(arr.max()) <= np.iinfo(np.int64).max):
+        return
+    if arr.dtype.kind == "f":
+        bad = ~(np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0 ** 63))
+    else:
+        bad = np.ones(arr.shape, dtype=bool)
+        for idx, v in np.ndenumerate(arr):
+            ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and abs(int(v)) < 2 ** 63
+            bad[idx] = not ok
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"mapping {field}[{', '.join(map(str, idx))}] = {arr[idx]!r} (dtype {arr.dtype}); "
+                         f"expected a whole number (a positive integer factor or a dimension index)")
 
 
 def mapping_from_levels(problem: Problem, arch: Architecture, levels: TMapping[str, TMapping]) -> Mapping:
@@ -78,7 +98,7 @@ def mapping_from_levels(problem: Problem, arch: Architecture, levels: TMapping[s
             raise ValueError(f"mapping of level {name!r}: unknown fields {sorted(unknown)}; expected temporal, permutation, spatial_x, spatial_y, keep")
         for field, target in (("temporal", temporal), ("spatial_x", spatial_x), ("spatial_y", spatial_y)):
             for dim, factor in dict(spec.get(field, {})).items():
-                if not isinstance(factor, (int, np.integer)) or factor < 1:
+                if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, (int, np.integer)) or factor < 1:
                     raise ValueError(f"mapping of level {name!r}: {field} factor {dim}={factor!r}; expected a positive integer")
                 target[0, l, problem.dim_index(dim)] = int(factor)
         if "permutation" in spec:

@@ -29,6 +29,11 @@ What is counted (Timeloop v3 semantics, checked on its reference outputs):
 * **Cycles** are the product of all temporal factors, stretched when a level's per-instance
   read or write traffic exceeds its bandwidth (Timeloop's bandwidth throttling; none of the
   reference cases is throttled, so that part is untested against Timeloop).
+
+Overflow: counts are int64 and never wrap. A problem whose MACs or data-space sizes do not fit
+int64 is refused when it is built (:class:`~.problem.Problem`); a mapping whose factors could
+push a count past int64 (a float64 bound, :func:`_overflow_rows`, a few % of the evaluation time),
+or whose throttled cycles do not fit, is invalid with code 5 and all its counts and energies 0.
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ INVALID_REASONS = {
     2: "spatial factors exceed the fan-out",
     3: "tiles exceed a level's capacity",
     4: "a data space is not kept at the outermost level, or a dummy level keeps data",
+    5: "a count would not fit in int64 (the point's counts are reported as 0)",
 }
+#: Rows whose float64 bound of every count (see :func:`_overflow_rows`) reaches this get code 5
+#: (a factor-2 margin below 2^63).
+SAFE_BOUND = float(2 ** 62)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +156,9 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
     temporal = np.asarray(mapping.temporal[lo:hi], dtype=np.int64)
     spatial_x = np.asarray(mapping.spatial_x[lo:hi], dtype=np.int64)
     spatial_y = np.asarray(mapping.spatial_y[lo:hi], dtype=np.int64)
+    over, count_bound, dim_totals = _overflow_rows(problem, temporal, spatial_x, spatial_y)
+    if over.any():  # priced as a trivial mapping (no wrapped intermediates), then zeroed and marked invalid
+        temporal, spatial_x, spatial_y = (np.where(over[:, None, None], 1, a) for a in (temporal, spatial_x, spatial_y))
     spatial = spatial_x * spatial_y
     perm = np.asarray(mapping.permutation[lo:hi], dtype=np.int64)
     keep = np.asarray(mapping.keep[lo:hi], dtype=bool)
@@ -190,7 +202,7 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
 
     # The innermost nontrivial loop above each level boundary (-1: none); only its step can
     # slide a tile partially.
-    last_nontrivial = [np.max(np.where(loop_f[:, :l * Da] > 1, loop_index[:l * Da], -1), axis=1) if l else None
+    last_nontrivial = [np.max(np.where(loop_f[:, :l * Da] > 1, loop_index[:l * Da], -1), axis=1, initial=-1) if l else None
                        for l in range(L)]
 
     tiles = np.zeros((B, L, S), dtype=np.int64)
@@ -227,11 +239,13 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
         # halves the memory traffic; axes are padded to an even count so that pairs of int32
         # can be tested as one int64.
         K = proj.shape[1]
-        padded = np.zeros((Da, K + K % 2), dtype=np.int32)
+        # int32 unless a data-space axis of some row spans 2^30 words or more (it would wrap)
+        idt = np.int32 if _max_axis_span(dim_totals[active], proj) < 2 ** 30 else np.int64
+        padded = np.zeros((Da, K + K % 2), dtype=idt)
         padded[:, :K] = proj
-        step_move = stride.astype(np.int32)[:, :, None] * padded[loop_dim]  # (B, n, K')
-        wrap_suffix = np.zeros((B, n + 1, padded.shape[1]), dtype=np.int32)
-        wrap_suffix[:, :n] = np.cumsum(((loop_f - 1).astype(np.int32)[:, :, None] * step_move)[:, ::-1], axis=1, dtype=np.int32)[:, ::-1]
+        step_move = stride.astype(idt)[:, :, None] * padded[loop_dim]  # (B, n, K')
+        wrap_suffix = np.zeros((B, n + 1, padded.shape[1]), dtype=idt)
+        wrap_suffix[:, :n] = np.cumsum(((loop_f - 1).astype(idt)[:, :, None] * step_move)[:, ::-1], axis=1, dtype=idt)[:, ::-1]
         step_minus_inner_wraps = step_move - wrap_suffix[:, 1:]
         for l in levels:
             boundary = l * Da
@@ -241,7 +255,7 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
             # move reloads the whole tile, except a forward slide along one axis by the
             # innermost nontrivial loop above the boundary (handled below).
             shift = step_minus_inner_wraps[:, :boundary] + wrap_suffix[:, boundary][:, None, :]
-            pairs = shift.view(np.int64)
+            pairs = shift if idt is np.int64 else shift.view(np.int64)
             merged = pairs[:, :, 0]
             for k in range(1, pairs.shape[2]):
                 merged = merged | pairs[:, :, k]
@@ -303,16 +317,66 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
     compute_energy = np.full(B, macs * arch.compute.mac_energy, dtype=np.float64)
     energy = energy_by_level.sum(axis=1) + compute_energy
 
-    cycles = _throttled_cycles(arch, compute_cycles, reads, fills, updates, utilized[:, :L])
-    utilization = macs / (cycles * arch.compute.instances)
+    cycles, cycles_over, cycles_f = _throttled_cycles(arch, compute_cycles, reads, fills, updates, utilized[:, :L])
+    over = over | cycles_over
+    count_bound = np.where(cycles_over, cycles_f, count_bound)
 
     code, explainer = _validity(problem, arch, temporal, spatial_x, spatial_y, keep, utilized_capacity)
+    if over.any():
+        code[over] = 5
+        for a in (cycles, compute_cycles, utilized, utilized_capacity, reads, fills, updates, energy_by_level, compute_energy, energy):
+            a[over] = 0
+        explainer = _overflow_explainer(explainer, code, count_bound)
+    utilization = np.divide(macs, (cycles * arch.compute.instances).astype(np.float64),
+                            out=np.zeros(B, dtype=np.float64), where=cycles > 0)
     return LoopNestResult(
         cycles=cycles, compute_cycles=compute_cycles, macs=macs, utilization=utilization,
         utilized_instances=utilized[:, :L], utilized_macs=utilized[:, L], utilized_capacity=utilized_capacity,
         reads=reads, fills=fills, updates=updates, energy_pj_by_level=energy_by_level,
         compute_energy_pj=compute_energy, energy_pj=energy, invalid_code=code, _explain=((explainer, 0, B),),
     )
+
+
+def _overflow_rows(problem: Problem, temporal, spatial_x, spatial_y):
+    """``(over, bound, totals)``: per row, a float64 upper bound of every count the
+    int64 model forms -- ``max(product of all factors, MACs) ** m * W``, ``m`` the most axes of
+    one data space a dimension indexes, ``W`` the largest product over a data space's axes of
+    ``1 + sum |coefficient|`` (window and stride terms) -- and whether it reaches
+    :data:`SAFE_BOUND` (those rows are marked invalid, code 5, instead of wrapping); ``totals``
+    (D,): the largest product of one dimension's factors over the rows that are not marked."""
+    D = problem.num_dims
+    factors = temporal.astype(np.float64) * spatial_x * spatial_y  # (B, L, D); no int64 product
+    with np.errstate(over="ignore"):
+        per_dim = np.prod(factors, axis=1)  # (B, D)
+        fprod = np.maximum(np.prod(per_dim, axis=1), float(problem.macs))
+    mult, window = 1, 1.0
+    for space in problem.data_spaces:
+        mat = np.abs(space.matrix(D))
+        mult = max(mult, int((mat != 0).sum(axis=1).max()))
+        window = max(window, float(np.prod(mat.sum(axis=0) + 1.0)))
+    with np.errstate(over="ignore"):
+        bound = fprod ** mult * window
+    over = bound >= SAFE_BOUND
+    totals = per_dim[~over].max(axis=0) if (~over).any() else np.ones(D)
+    return over, bound, totals
+
+
+def _max_axis_span(totals, proj: np.ndarray) -> float:
+    """Upper bound of the data-space axis extents (words) along ``proj`` given each dimension's
+    largest factor product ``totals``."""
+    spans = (totals - 1.0) @ np.abs(proj) + 1.0
+    return float(spans.max()) if spans.size else 0.0
+
+
+def _overflow_explainer(explain, code, count_bound):
+    """``explain`` extended with the message of code 5 (counts beyond int64)."""
+    def explain_all(b: int) -> str:
+        if code[b] == 5:
+            return (f"counts would not fit in int64: the loop factors bound them by ~{count_bound[b]:.3g} "
+                    f"(at most {np.iinfo(np.int64).max} can be represented); expected smaller factors or problem bounds")
+        return explain(b)
+
+    return explain_all
 
 
 def _is_simple(proj: np.ndarray) -> bool:
@@ -362,15 +426,20 @@ def _utilized_clusters(arch: Architecture, level: int, spatial_x, spatial_y) -> 
 
 def _throttled_cycles(arch: Architecture, compute_cycles, reads, fills, updates, utilized) -> np.ndarray:
     """Timeloop's bandwidth throttling: cycles grow by the worst ratio of per-instance traffic
-    (words/cycle) to a level's read or write bandwidth."""
+    (words/cycle) to a level's read or write bandwidth. Returns ``(cycles int64, over, cycles
+    float64)`` (B,): ``over`` marks rows whose stretched cycles do not fit int64 (their cycles: 0)."""
     slowdown = np.ones(compute_cycles.shape, dtype=np.float64)
     for l, lvl in enumerate(arch.levels):
-        per_instance_cycles = compute_cycles * utilized[:, l]
+        per_instance_cycles = compute_cycles.astype(np.float64) * utilized[:, l]  # float: the product may pass 2^63
         if lvl.read_bandwidth is not None:
             slowdown = np.maximum(slowdown, reads[:, l].sum(1) / (per_instance_cycles * lvl.read_bandwidth))
         if lvl.write_bandwidth is not None:
             slowdown = np.maximum(slowdown, (fills[:, l].sum(1) + updates[:, l].sum(1)) / (per_instance_cycles * lvl.write_bandwidth))
-    return np.where(slowdown > 1, np.ceil(compute_cycles * slowdown), compute_cycles).astype(np.int64)
+    throttled = slowdown > 1
+    stretched = np.ceil(compute_cycles * slowdown)
+    over = throttled & ~(stretched < 2.0 ** 63)  # also NaN / inf
+    cycles = np.where(throttled, np.where(over, 0.0, stretched).astype(np.int64), compute_cycles)
+    return cycles, over, np.where(throttled, stretched, compute_cycles.astype(np.float64))
 
 
 def _validity(problem, arch, temporal, spatial_x, spatial_y, keep, utilized_capacity):

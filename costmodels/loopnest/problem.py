@@ -18,9 +18,13 @@ sum of terms its extent is ``sum(coef * (extent_of_dim - 1)) + 1``, Timeloop's c
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
+
+#: int64's largest value: a count beyond it cannot be represented.
+INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +67,19 @@ class Problem:
         if len(set(self.dims)) != len(self.dims):
             raise ValueError(f"problem {self.name!r}: repeated dimension names in {self.dims}")
         for dim, bound in zip(self.dims, self.bounds):
-            if not isinstance(bound, (int, np.integer)) or bound < 1:
+            if isinstance(bound, (bool, np.bool_)) or not isinstance(bound, (int, np.integer)) or bound < 1:
                 raise ValueError(f"problem {self.name!r}: bound of {dim} is {bound!r}; expected a positive integer")
         names = [ds.name for ds in self.data_spaces]
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"problem {self.name!r}: data space names {names} must be unique and non-empty")
+        sizes = [("MACs (the product of the bounds)", math.prod(int(b) for b in self.bounds))]
+        for ds in self.data_spaces:
+            extents = [sum(abs(int(c)) * (int(self.bounds[d]) - 1) for d, c in terms) + 1 for terms in ds.projection]
+            sizes.append((f"data space {ds.name} words", math.prod(extents)))
+        for what, value in sizes:
+            if value > INT64_MAX:
+                raise ValueError(f"problem {self.name!r} ({', '.join(f'{d}={b}' for d, b in zip(self.dims, self.bounds))}): "
+                                 f"{what} = {value} does not fit in int64 (at most {INT64_MAX}); expected smaller bounds")
 
     @property
     def num_dims(self) -> int:
@@ -76,7 +88,7 @@ class Problem:
     @property
     def macs(self) -> int:
         """Multiply-accumulates of the whole problem (the product of the bounds)."""
-        return int(np.prod(self.bounds, dtype=np.int64))
+        return math.prod(int(b) for b in self.bounds)  # < 2^63, checked in __post_init__
 
     def dim_index(self, name: str) -> int:
         try:
@@ -117,6 +129,20 @@ def conv_problem(
     return Problem(name, dims, tuple(int(values[d]) for d in dims), data_spaces)
 
 
+def _whole(value, what: str) -> int:
+    """``value`` as an int if it is a whole number (int, whole float, digit string); else ValueError
+    naming ``what`` and the value (64.5 must not be truncated to 64, nor True read as 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} is {value!r}; expected an integer")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"{what} is {value!r}; expected an integer")
+
+
 def problem_from_shape(name: str, dims: Sequence[str], data_spaces: Sequence[Mapping], instance: Mapping[str, int],
                        coefficient_defaults: Mapping[str, int] | None = None) -> Problem:
     """Build a problem from Timeloop's shape description.
@@ -131,7 +157,7 @@ def problem_from_shape(name: str, dims: Sequence[str], data_spaces: Sequence[Map
     for dim in dims:
         if dim not in instance:
             raise ValueError(f"problem {name!r}: no bound for dimension {dim!r} in the instance")
-        bounds.append(int(instance[dim]))
+        bounds.append(_whole(instance[dim], f"problem {name!r}: bound of {dim}"))
     spaces = []
     for spec in data_spaces:
         axes = []
@@ -144,7 +170,7 @@ def problem_from_shape(name: str, dims: Sequence[str], data_spaces: Sequence[Map
                 coef = 1
                 if len(term) > 1:
                     key = term[1]
-                    coef = int(instance.get(key, coefficients.get(key, 1)))
+                    coef = _whole(instance.get(key, coefficients.get(key, 1)), f"problem {name!r}: coefficient {key}")
                 terms.append((dims.index(dim), coef))
             axes.append(tuple(terms))
         spaces.append(DataSpace(spec["name"], tuple(axes), bool(spec.get("read_write", False))))

@@ -41,10 +41,20 @@ class TimeloopSpec:
 
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"Timeloop input {path} is a directory; expected a YAML file")
     if not path.is_file():
         raise FileNotFoundError(f"no such Timeloop input file: {path}")
-    with path.open() as fh:
-        data = yaml.safe_load(fh)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}: malformed YAML{where} ({problem}); expected a Timeloop v0.4 YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a YAML file") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a YAML mapping at the top level")
     return data
@@ -222,6 +232,8 @@ def _factors(text: Any, problem: Problem, where: str) -> dict[str, int]:
     out = {}
     for dim, value in items:
         problem.dim_index(str(dim))
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"mapping of {where}: factor {dim}={value!r}; expected a positive integer")
         value = int(value)
         if value < 1:
             raise ValueError(f"mapping of {where}: factor {dim}={value}; expected a positive integer")

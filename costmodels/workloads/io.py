@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Iterable, TextIO
 
+from ..textfiles import read_text
 from .layer_table import INT_COLUMNS, LayerTable, LayerTableError, LayerType
 
 #: Header of our own CSV format, in the order :func:`save_layer_csv` writes it.
@@ -33,22 +34,44 @@ CFX_COLUMNS: tuple[str, ...] = ("K", "C", "Y", "X", "R", "S", "T")
 _REQUIRED = ("type", "K", "C", "Y", "X", "R", "S")
 
 
+#: The largest magnitude a layer-table integer may have: the counts are int64.
+_INT64_MAX = (1 << 63) - 1
+
+
 def _int_field(text: str, where: str, field: str) -> int:
+    """``text`` as an integer (``"64"``, ``"64.0"``, ``"6.4e1"``) that fits int64.
+
+    Raises:
+        ValueError: naming ``where`` (file and line), the field and the text.
+    """
+    stripped = text.strip()
     try:
-        value = float(text.strip())
+        value = int(stripped)
     except ValueError:
-        raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer") from None
-    if not math.isfinite(value) or value != int(value):
-        raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer")
-    return int(value)
+        try:
+            number = float(stripped)
+        except ValueError:
+            raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer") from None
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError(f"{where}: field {field!r} is {text!r}; expected an integer") from None
+        value = int(number)
+    if abs(value) > _INT64_MAX:
+        raise ValueError(f"{where}: field {field!r} is {text!r}, beyond int64; expected an integer of magnitude at most 2**63-1")
+    return value
 
 
 def _read_rows(lines: Iterable[str], source: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header (stripped) and the non-empty data rows with their 1-based line numbers."""
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise ValueError(f"{source}, line {reader.line_num}: {err}; expected comma-separated fields") from None
         line = reader.line_num
         if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
             continue
@@ -56,12 +79,13 @@ def _read_rows(lines: Iterable[str], source: str) -> tuple[list[str], list[tuple
             header = [c.strip() for c in cells]
             continue
         if len(cells) != len(header):
-            raise ValueError(f"{source}, line {line}: {len(cells)} fields; the header has {len(header)} ({','.join(header)})")
+            raise ValueError(f"{source}, line {line}: {len(cells)} fields; the header has {len(header)} ({','.join(header)}); "
+                             f"expected one field per column, no extra cells")
         rows.append((line, cells))
     if header is None:
         raise ValueError(f"{source}: empty file; expected a header {','.join(CSV_COLUMNS)} or {','.join(CFX_COLUMNS)}")
     if not rows:
-        raise ValueError(f"{source}: no layers after the header")
+        raise ValueError(f"{source}: no layers after the header; expected at least one layer row")
     return header, rows
 
 
@@ -142,11 +166,12 @@ def load_layer_csv(path: str | os.PathLike, name: str | None = None) -> LayerTab
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a malformed file; the message names the file, line and field.
+        ValueError: a directory, bytes that are not UTF-8 text (a leading BOM is allowed), a
+            NUL byte, or a malformed file; the message names the file, the line and the field.
     """
     path = Path(path)
-    with path.open(newline="") as f:
-        return parse_layer_csv(f, name or path.stem, source=str(path))
+    text = read_text(path, "a layer-table CSV file (text)", encoding="utf-8-sig")
+    return parse_layer_csv(_io.StringIO(text, newline=""), name or path.stem, source=str(path))
 
 
 def format_layer_csv(table: LayerTable) -> str:

@@ -27,11 +27,16 @@ def add_memory_parser(commands: argparse._SubParsersAction) -> None:
 
 def load_network(model: str, resolution: int | None = None, width: float | None = None):
     """The layer table for ``model`` at ``resolution`` (zoo models) and ``width`` (mobilenet_v2)."""
-    from codesign_gym.costmodels.mobilenet_space import mobilenet_v2_variant
-    from codesign_gym.costmodels.workloads import ZOO, get_workload
+    import math
 
-    if resolution is not None and (not isinstance(resolution, int) or resolution < 1):
+    from codesign_gym.costmodels.mobilenet_space import mobilenet_v2_variant
+    from codesign_gym.costmodels.workloads import ZOO
+    from codesign_gym.experiments.commands.workloads import load_named
+
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
         raise ValueError(f"--resolution {resolution!r}: expected a positive number of pixels")
+    if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0):
+        raise ValueError(f"--width {width!r}: expected a positive finite width multiplier")
     if width is not None and model != "mobilenet_v2":
         raise ValueError(f"--width applies to mobilenet_v2 only; got --model {model!r}")
     if model == "mobilenet_v2":
@@ -40,7 +45,7 @@ def load_network(model: str, resolution: int | None = None, width: float | None 
         return ZOO[model]() if resolution is None else ZOO[model](image_size=resolution)
     if resolution is not None:
         raise ValueError(f"--resolution applies to zoo models; {model!r} is a layer file with fixed sizes")
-    return get_workload(model)
+    return load_named(model)
 
 
 def memory_report(table, split_layer: int | None, grid: int | None, bytes_per_element: int = 1) -> dict[str, object]:
@@ -48,7 +53,12 @@ def memory_report(table, split_layer: int | None, grid: int | None, bytes_per_el
     from codesign_gym.costmodels.patch_memory import NO_SPLIT, patch_memory
 
     if (split_layer is None) != (grid is None):
-        raise ValueError("--patch-grid and --split-layer go together; give both (patch-based) or neither (layer by layer)")
+        raise ValueError("--patch-grid and --split-layer go together; expected both (patch-based) or neither (layer by layer)")
+    if split_layer is not None and not 0 <= split_layer < len(table):
+        raise ValueError(f"--split-layer: split_layer={split_layer}; expected a layer index in 0..{len(table) - 1} of {table.name!r} with --patch-grid; "
+                         f"for layer-by-layer inference (no split) give neither --split-layer nor --patch-grid")
+    if grid is not None and grid < 1:
+        raise ValueError(f"--patch-grid {grid}: expected a positive number of patches per side")
     split = NO_SPLIT if split_layer is None else split_layer
     res = patch_memory(table, split, 1 if grid is None else grid, bytes_per_element=bytes_per_element)
     macs, extra = int(res.macs), int(res.extra_macs)

@@ -23,11 +23,31 @@ def run_list(_args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
+def load_named(name: str):
+    """The layer table ``name`` names (zoo name, ``cfx/<name>``, ``nb201/...`` or a CSV path).
+
+    Raises:
+        ValueError: a directory, an unreadable file (the OS error named) or a malformed one.
+        FileNotFoundError: a ``.csv`` path that does not exist.
+    """
+    import os
+
     from codesign_gym.costmodels.workloads import get_workload
+
+    if os.path.isdir(name):
+        raise ValueError(f"{name}: is a directory; expected a zoo name, cfx/<name>, nb201/<index>/<dataset> or a layer-table CSV file")
+    try:
+        return get_workload(name)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise ValueError(f"{name}: cannot be read ({err.strerror or err}); expected a readable layer-table CSV file") from None
+
+
+def run_show(args: argparse.Namespace) -> int:
     from codesign_gym.experiments.runner.tables import render_table
 
-    table = get_workload(args.name)
+    table = load_named(args.name)
     rows = table.to_rows()
     for row, macs in zip(rows, table.macs.tolist()):
         row["macs"] = macs

@@ -88,29 +88,67 @@ def run_command(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args)
     print(f"writing to {spec.output_dir}")
-    out = run_experiment(spec)
+    try:
+        out = run_experiment(spec)
+    except KeyboardInterrupt:
+        raise Interrupted(interrupted_message(spec.output_dir)) from None
     summary = out / "summary.md"
     print(f"\n{summary.read_text()}\nsummary: {summary}; other outputs: {', '.join(sorted(p.name for p in out.iterdir() if p.suffix in ('.md', '.png', '.json')))}")
     return 0
 
 
+class Interrupted(KeyboardInterrupt):
+    """A command stopped by SIGINT; its message says what was saved and how to resume."""
+
+
+def interrupted_message(output_dir: Path) -> str:
+    """One line: which runs of ``output_dir`` are saved, and how to resume the rest."""
+    from codesign_gym.experiments.runner.results import RESULTS_FILE, completed_runs
+
+    try:
+        saved = f"{len(completed_runs(output_dir))} finished runs are saved in {Path(output_dir) / RESULTS_FILE}"
+    except (OSError, ValueError):
+        saved = f"nothing readable is saved in {Path(output_dir) / RESULTS_FILE} yet"
+    return f"interrupted: {saved}; resume with the same command and --output-dir {output_dir} (unfinished runs start over)"
+
+
+def recorded_experiment(output_dir: Path):
+    """The experiment and options recorded in ``output_dir``'s ``run_config.json`` ((None, None)
+    without one).
+
+    Raises:
+        ValueError: the file is unreadable or names no known experiment or other options.
+    """
+    from codesign_gym.experiments.runner.results import RUN_CONFIG_FILE, read_run_config
+
+    recorded = read_run_config(output_dir)
+    if recorded is None:
+        return None, None
+    path = output_dir / RUN_CONFIG_FILE
+    if recorded.get("experiment") not in EXPERIMENT_NAMES:
+        raise ValueError(f"{path}: experiment {recorded.get('experiment')!r}; expected one of {', '.join(EXPERIMENT_NAMES)}")
+    exp = get_experiment(recorded["experiment"])
+    names = {f.name for f in dataclasses.fields(exp.options)}
+    try:
+        options = exp.options(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items() if k in names})
+    except TypeError as err:
+        raise ValueError(f"{path}: {err}; expected the options of experiment {exp.name!r}") from None
+    return exp, options
+
+
 def report_command(args: argparse.Namespace) -> int:
     """Re-render a run's reports (a sweep's directory: gather its complete trials first)."""
-    import json
-
-    from codesign_gym.experiments.runner.results import RUN_CONFIG_FILE
+    from codesign_gym.experiments.runner.results import RESULTS_FILE, read_table
     from codesign_gym.experiments.runner.run import render_reports
     from codesign_gym.experiments.sweep.driver import refresh_sweep_results
 
     out = Path(args.output_dir)
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out} is not a directory; expected the output directory of a run") if not out.exists() else \
+            ValueError(f"{out} is a file; expected the output directory of a run (holding results.csv)")
     refresh_sweep_results(out)
-    config_path = out / RUN_CONFIG_FILE
-    exp, options = None, None
-    if config_path.exists():
-        recorded = json.loads(config_path.read_text())
-        exp = get_experiment(recorded["experiment"])
-        names = {f.name for f in dataclasses.fields(exp.options)}
-        options = exp.options(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items() if k in names})
+    read_table(out / RESULTS_FILE) if (out / RESULTS_FILE).exists() else None  # an unreadable table first: its line, not the config's
+    exp, options = recorded_experiment(out)
     if exp is None:
         from codesign_gym.experiments.runner.report import render_report
 

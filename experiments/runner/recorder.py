@@ -145,20 +145,35 @@ def read_archive(path: str | Path) -> dict[str, np.ndarray]:
 class Recorder:
     """Writes one experiment's results into ``output_dir`` (resuming what is there).
 
+    The directory is opened with :func:`~codesign_gym.experiments.runner.results.open_results`:
+    it is locked (one process at a time: a second one is refused, naming the holder) until
+    :meth:`close`; use the recorder as a context manager so the lock goes on any exit.
+
     Args:
         output_dir: the run's directory.
         experiment: the experiment's name (the ``experiment`` column).
         settings: what names the run (checked against a resumed directory's ``run_config.json``).
         archive: keep every evaluation of every run (see the module docstring).
         progress: where progress lines go.
+        lock: take the directory's lock (False only where the caller guarantees one writer).
     """
 
     def __init__(self, output_dir: str | Path, experiment: str, settings: dict, archive: bool = False,
-                 progress: Callable[[str], None] = print):
+                 progress: Callable[[str], None] = print, lock: bool = True):
         self.output_dir = Path(output_dir)
         self.experiment, self.archive, self.progress = experiment, archive, progress
-        self.writer, self.done = open_results(self.output_dir, settings, progress)
+        self.writer, self.done = open_results(self.output_dir, settings, progress, lock=lock)
         self._known: dict[int, dict[str, KnownPoint | None]] = {}
+
+    def close(self) -> None:
+        """Close the results file and release the directory's lock (safe to call twice)."""
+        self.writer.close()
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def known(self, problem: Problem) -> dict[str, KnownPoint | None]:
         """The problem's ``optimum`` and ``reference`` (each computed once per problem)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign_gym.experiments.runner.results import read_results
+from codesign_gym.experiments.runner.results import RESULTS_FILE, finished, read_table
 from codesign_gym.experiments.runner.tables import render_table
 
 GAP_THRESHOLDS = (0.01, 0.05)
@@ -47,16 +47,19 @@ def summarise(rows: list[dict]) -> list[dict[str, object]]:
     out = []
     for (problem, method), by_seed in sorted(runs.items()):
         finals = [max(rs, key=lambda r: r["evals"]) for rs in by_seed.values()]
+        finals = [f if f["feasible"] and f["best_objective"] is not None else {**f, "feasible": 0, "best_objective": None, "gap_to_opt": None}
+                  for f in finals]  # a NaN objective is never feasible, and has no gap
         best = mean_ci95([f["best_objective"] for f in finals])
         gap = mean_ci95([f["gap_to_opt"] for f in finals])
+        feasible = sum(1 for f in finals if f["feasible"])
         row: dict[str, object] = {
             "problem": problem,
             "method": method,
             "seeds": len(finals),
             "evals": int(np.mean([f["evals"] for f in finals])),
-            "best_objective": _fmt(*best),
+            "best_objective": _fmt(*best) if feasible else "no feasible design",
             "gap_to_opt_%": _fmt(gap[0] * 100, gap[1] * 100, 3) if math.isfinite(gap[0]) else "-",
-            "feasible": f"{sum(1 for f in finals if f['feasible'])}/{len(finals)}",
+            "feasible": f"{feasible}/{len(finals)}",
             "wall_s": round(float(np.mean([f["wall_s"] or 0.0 for f in finals])), 2),
         }
         for thr in GAP_THRESHOLDS:
@@ -103,6 +106,8 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
                 if r["gap_to_opt"] is not None and r["best_objective"]:
                     optimum = r["best_objective"] / (1 + r["gap_to_opt"])
         curves = np.array(curves)
+        if not np.isfinite(curves).any():  # no seed found a feasible design: nothing to draw (the summary says so)
+            continue
         with warnings.catch_warnings():  # grid points where no seed is feasible yet stay NaN (not plotted)
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(curves, axis=0)
@@ -117,7 +122,10 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
     ax.set_xlabel("whole-design evaluations")
     ax.set_ylabel("best feasible objective")
     ax.set_title(problem)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no feasible design", transform=ax.transAxes, ha="center", va="center")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -126,11 +134,17 @@ def plot_convergence(rows: list[dict], problem: str, path: Path) -> None:
 def render_report(output_dir: str | Path) -> Path:
     """Write ``summary.md`` and one ``convergence_<problem>.png`` per problem; returns the summary path."""
     output_dir = Path(output_dir)
-    rows = read_results(output_dir)
+    table = read_table(_results_path(output_dir))
+    done = finished(table.rows)
+    rows = [r for r in table.rows if (str(r["problem"]), str(r["method"]), int(r["seed"])) in done]
+    unfinished = {(str(r["problem"]), str(r["method"]), int(r["seed"])) for r in table.rows} - done
     summary = summarise(rows)
     problems = sorted({str(r["problem"]) for r in rows})
     lines = [f"# Results: {output_dir.name}", ""]
-    lines.append(f"Mean +- 95% CI over seeds; version {rows[0]['version'] if rows else '-'}.")
+    lines.append(f"Mean +- 95% CI over seeds of the finished runs; version {rows[0]['version'] if rows else '-'}.")
+    if unfinished or table.cut:
+        cut = "; its last line was cut short (a run killed while writing) and is left out" if table.cut else ""
+        lines.append(f"Not shown: {len(unfinished)} unfinished runs (no final row: killed or still running; a resume redoes them){cut}.")
     if any(r["gap_to_opt"] is not None for r in rows):
         lines.append("`gap_to_opt_%`: best feasible objective vs the exact optimum; `evals_to_X%`: mean evaluations until within X% of it (seeds that got there).")
     lines.append("")
@@ -140,7 +154,18 @@ def render_report(output_dir: str | Path) -> Path:
         plot_convergence(rows, problem, png)
         lines += [f"![convergence]({png.name})", ""]
     path = output_dir / "summary.md"
-    path.write_text("\n".join(lines))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)  # whole or the previous one, even if killed while writing
+    return path
+
+
+def _results_path(output_dir: Path) -> Path:
+    path = output_dir / RESULTS_FILE
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir} is a file; expected a run's output directory (holding {RESULTS_FILE})")
+    if not path.exists():
+        raise FileNotFoundError(f"no {RESULTS_FILE} in {output_dir}; expected the output directory of a run")
     return path
 
 

@@ -47,24 +47,31 @@ def planned_runs(exp: ExperimentDef, spec: ExperimentSpec) -> list[tuple[Problem
     return runs
 
 
-def run_experiment(spec: ExperimentSpec, progress: Callable[[str], None] = print) -> Path:
-    """Run (or resume) ``spec`` into ``spec.output_dir``; returns the output directory."""
+def run_experiment(spec: ExperimentSpec, progress: Callable[[str], None] = print, lock: bool = True) -> Path:
+    """Run (or resume) ``spec`` into ``spec.output_dir``; returns the output directory.
+
+    The directory is locked for the whole run (``<output_dir>/run.lock``, see
+    :class:`~codesign_gym.experiments.runner.results.DirectoryLock`): a second run on it is
+    refused with a ValueError naming the holder. ``lock=False`` only where the caller guarantees
+    a single writer (e.g. a sweep trial's own directory, which Tune never runs twice at once).
+    """
     from codesign_gym.experiments.runner.ray_session import ray_session
 
     exp = get_experiment(spec.experiment)
     runs = planned_runs(exp, spec)
-    recorder = Recorder(spec.output_dir, exp.name, spec.settings(), archive=exp.archive, progress=progress)
     needs_ray = any(m.needs_ray for _, methods in runs for m in methods)
-    with ray_session(spec.address) if needs_ray else contextlib.nullcontext("no Ray") as where:
-        if needs_ray:
-            progress(f"methods that need Ray run on {where}")
-        for problem, methods in runs:
-            known = recorder.known(problem)
-            progress(f"{problem.label}: optimum {_fmt(known['optimum'])}, reference {_fmt(known['reference'])}")
-            for method in methods:
-                _run_method(recorder, problem, method, spec, run_budget(exp, spec, problem), progress)
-    if spec.report:
-        render_reports(spec.output_dir, exp, spec.options)
+    # the directory is locked from here until the end (any exit): one run at a time writes it
+    with Recorder(spec.output_dir, exp.name, spec.settings(), archive=exp.archive, progress=progress, lock=lock) as recorder:
+        with ray_session(spec.address) if needs_ray else contextlib.nullcontext("no Ray") as where:
+            if needs_ray:
+                progress(f"methods that need Ray run on {where}")
+            for problem, methods in runs:
+                known = recorder.known(problem)
+                progress(f"{problem.label}: optimum {_fmt(known['optimum'])}, reference {_fmt(known['reference'])}")
+                for method in methods:
+                    _run_method(recorder, problem, method, spec, run_budget(exp, spec, problem), progress)
+        if spec.report:
+            render_reports(spec.output_dir, exp, spec.options)
     return Path(spec.output_dir)
 
 

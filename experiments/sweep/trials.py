@@ -135,10 +135,14 @@ def run_trial(trial: TrialSpec, results_dir: str | Path, execution: Execution = 
     with (directory / ATTEMPTS_FILE).open("a") as fh:
         fh.write(json.dumps(attempt) + "\n")
     kept, resumed = _rows_before_checkpoint(directory)
-    # the trial's key is its identity: settings that may change between attempts (eval_tasks) must not block a retry
-    (directory / RUN_CONFIG_FILE).unlink(missing_ok=True)
+    # the trial's key is its identity: settings that may change between attempts (eval_tasks) must not block a retry,
+    # so this attempt's settings replace the recorded ones (a finished run of an earlier attempt is then kept, not redone)
+    spec = trial_experiment_spec(trial, directory, execution)
+    _write_json_atomic(directory / RUN_CONFIG_FILE, json.loads(json.dumps(spec.settings())))
     t0 = time.perf_counter()
-    run_experiment(trial_experiment_spec(trial, directory, execution), progress=progress)
+    # no directory lock: Tune runs a trial once at a time, and a retry on another node must not be refused by the lock
+    # a lost node left behind
+    run_experiment(spec, progress=progress, lock=False)
     _prepend_rows(directory / RESULTS_FILE, kept)
     finals = [r for r in read_rows(directory / RESULTS_FILE) if r.get("final") == "1"]
     if not finals:

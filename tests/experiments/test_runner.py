@@ -63,8 +63,11 @@ def test_gap_follows_the_direction():
 
 def test_recorder_writes_the_schema_archive_and_resumes(tmp_path):
     problem = Sum()
-    rec = Recorder(tmp_path, "toy", {"experiment": "toy"}, archive=True, progress=lambda _l: None)
-    trace = rec.run(problem, Search("random", batch_size=4), seed=0, budget=40)
+    with Recorder(tmp_path, "toy", {"experiment": "toy"}, archive=True, progress=lambda _l: None) as rec:
+        trace = rec.run(problem, Search("random", batch_size=4), seed=0, budget=40)
+        with pytest.raises(ValueError, match=r"in use by another run: pid \d+ on host"):  # locked while open
+            Recorder(tmp_path, "toy", {"experiment": "toy"}, progress=lambda _l: None)
+    assert not (tmp_path / "run.lock").exists()
     rows = read_results(tmp_path)
     assert list(rows[0]) == list(RESULT_COLUMNS)
     final = [r for r in rows if r["final"] == 1]
@@ -76,8 +79,8 @@ def test_recorder_writes_the_schema_archive_and_resumes(tmp_path):
     assert archive["design"].shape == (40, 3) and archive["first"].shape == (40,)
     np.testing.assert_array_equal(archive["fitness"], problem.evaluate(archive["design"]).fitness)
     # a resumed recorder knows the run is done
-    again = Recorder(tmp_path, "toy", {"experiment": "toy"}, progress=lambda _l: None)
-    assert again.pending(problem, "random", [0, 1]) == [1]
+    with Recorder(tmp_path, "toy", {"experiment": "toy"}, progress=lambda _l: None) as again:
+        assert again.pending(problem, "random", [0, 1]) == [1]
     with pytest.raises(ValueError, match="other settings"):
         Recorder(tmp_path, "toy", {"experiment": "other"}, progress=lambda _l: None)
 
@@ -102,9 +105,9 @@ class Broken(Method):
 
 
 def test_an_empty_trace_is_an_error(tmp_path):
-    rec = Recorder(tmp_path, "toy", {"experiment": "toy"}, progress=lambda _l: None)
-    with pytest.raises(RuntimeError, match="empty trace"):
-        rec.run(Sum(), Broken(), seed=0, budget=5)
+    with Recorder(tmp_path, "toy", {"experiment": "toy"}, progress=lambda _l: None) as rec:
+        with pytest.raises(RuntimeError, match="empty trace"):
+            rec.run(Sum(), Broken(), seed=0, budget=5)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -156,7 +156,9 @@ def test_trials_bookkeeping_gather_and_report(tmp_path, capsys):
     directory = trial_dir(results, first.key)
     directory.mkdir(parents=True)
     (directory / "run_config.json").write_text(json.dumps({"experiment": "mcunet", "eval_tasks": 3}))
-    (directory / "results.csv").write_text("experiment,problem,method,seed,evals,final\nmcunet,p,random,0,8,0\n")
+    (directory / "results.csv").write_text(
+        "experiment,problem,method,seed,evals,wall_s,best_objective,objective_name,objective_unit,direction,best_fitness,feasible,"
+        "gap_to_opt,ratio_to_ref,best_design,best_config,final,version\nmcunet,p,random,0,8,0.1,,acc,%,max,1.0,0,,,,,0,v\n")
     record = run_trial(first, results)
     assert record["attempts"] == 1 and not record["skipped"] and record["evals"] == 24 and record["best_objective"] > 0
     rows = _rows(directory / "results.csv")
