@@ -1,9 +1,7 @@
 """A results directory under kills, concurrent runs and corrupted files (issue 15).
 
-Kill tests fork the test process (already warm: imports done) and run the real command line
-(``codesign_gym.experiments.cli.main``) in the child, which the parent kills with SIGKILL when the
-table reaches a random row count. That is a `codesign-gym run` process minus the interpreter's start and imports,
-which write nothing, so each kill point is one of a subprocess, at a fraction of the cost.
+Kill tests run the real command line (``codesign_gym.experiments.cli.main``) in a child
+interpreter, which the parent kills with SIGKILL when the table reaches a random row count.
 """
 
 from __future__ import annotations
@@ -47,27 +45,32 @@ def _quiet_main(argv: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+#: The child program: imports first, then waits at the gate (if any), then runs the command line.
+_CHILD = """
+import json, os, sys
+from codesign_gym.experiments.cli import main
+gate = int(sys.argv[1])
+if gate >= 0:
+    os.read(gate, 1)
+sys.exit(main(json.loads(sys.argv[2])))
+"""
+_CHILDREN: list = []  # Popen objects of the children (their pids are waited for with os.waitpid)
+
+
 def _fork_main(argv: list[str], stderr: Path | None = None, gate: int | None = None) -> int:
-    """Run ``main(argv)`` in a forked child (stdout discarded, stderr to ``stderr``); with
-    ``gate`` (a pipe's read end) the child waits for one byte first. Returns the child's pid."""
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 99
-        try:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if stderr else null, 2)
-            sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", buffering=1, closefd=False)  # not pytest's capture
-            if gate is not None:
-                os.read(gate, 1)
-            code = main(argv)
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os._exit(code)
-    return pid
+    """Run ``codesign-gym`` with ``argv`` in a child process (stdout discarded, stderr to
+    ``stderr``); with ``gate`` (a pipe's read end) the child, once imported, waits for one byte
+    before it starts. Returns the child's pid. A fresh interpreter, not a fork of this
+    (multithreaded) test process, whose locks a fork could inherit held."""
+    import subprocess
+
+    err = open(stderr, "w") if stderr else subprocess.DEVNULL
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(-1 if gate is None else gate), json.dumps(argv)],
+                             stdout=subprocess.DEVNULL, stderr=err, pass_fds=() if gate is None else (gate,))
+    if stderr:
+        err.close()
+    _CHILDREN.append(child)
+    return child.pid
 
 
 def _exit_code(pid: int) -> int | None:
@@ -142,6 +145,10 @@ def _kill_when_rows_reach(out: Path, target: int, timeout_s: float = 120.0) -> s
             if len(read_table(out / RESULTS_FILE).rows) >= target:
                 break
         time.sleep(0.002)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        _exit_code(pid)
+        raise AssertionError(f"the run on {out} did not reach {target} rows within {timeout_s} s")
     os.kill(pid, signal.SIGKILL)
     return "finished before the kill" if _exit_code(pid) is not None else _phase(out)
 
@@ -194,7 +201,9 @@ def test_two_runs_at_once_one_is_refused_and_writes_nothing(reference, tmp_path,
     out = tmp_path / "both"
     if start == "killed directory":  # two resumes at once of a run killed while genetic ran
         pid = _fork_main(_argv(out))
+        deadline = time.time() + 120
         while _phase(out) not in ("genetic", "genetic (cut line)", "report"):
+            assert time.time() < deadline, "the run wrote no genetic row within 120 s"
             time.sleep(0.002)
         os.kill(pid, signal.SIGKILL)
         _exit_code(pid)
