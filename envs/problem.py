@@ -120,12 +120,6 @@ class Evaluation:
             out[key] = plain(value[i])
         return out
 
-    def take(self, rows: np.ndarray) -> "Evaluation":
-        """The evaluation of the designs at ``rows`` (an index array or bool mask)."""
-        pick = lambda a: np.asarray(a)[rows]  # noqa: E731
-        return Evaluation(pick(self.fitness), pick(self.objective), pick(self.feasible), pick(self.overshoot),
-                          {k: pick(v) for k, v in self.metrics.items()}, dict(self.units))
-
 
 def plain(value: Any) -> Any:
     """A numpy scalar, array, list or dict as Python numbers, bools, strings, lists and dicts; NaN/inf become None."""
