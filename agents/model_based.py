@@ -6,8 +6,8 @@ per-layer terms, and each step reports its layer's raw cost in ``info``
 (``layer_latency_cycles`` / ``layer_energy_pj`` and ``layer_<area|power>``). The agent
 
 1. **explores**: runs episodes on the native vector env, choosing at each step a (PE, buffer)
-   action of the current layer it has not observed yet among those the env's ``action_mask``
-   allows (so no episode breaks the budget), else the observed allowed action of least
+   action of the current layer it has not observed yet among those the env's exact joint mask
+   (``joint_action_masks()``) allows (so no episode breaks the budget), else the observed allowed action of least
    constraint cost, to leave room for later layers;
 2. **plans**: solves the multiple-choice knapsack on the learned (layer, action) tables with
    :func:`~codesign_gym.envs.knapsack.solve_multiple_choice_knapsack`, unobserved actions
@@ -116,8 +116,8 @@ class ModelBased(Method):
         env = ResourceAssignmentVectorEnv(num_envs=min(self.num_envs, budget - 1), problem=problem)
         best = BestSoFar(self.name, on_progress)
         explorer = _Explorer(env, np.random.default_rng(seed))
-        _, info = env.reset(seed=seed)
-        self._explore(explorer, info["action_mask"], budget - 1, best)
+        env.reset(seed=seed)
+        self._explore(explorer, budget - 1, best)
         cut = explorer.cut_short()  # episodes cut short when exploration ends were still (partial) designs tried
         if len(cut):
             best.observe(cut, problem.evaluate(cut))
@@ -132,7 +132,7 @@ class ModelBased(Method):
         return best.trace
 
     @staticmethod
-    def _explore(explorer: _Explorer, mask: np.ndarray, explore_budget: int, best: BestSoFar) -> None:
+    def _explore(explorer: _Explorer, explore_budget: int, best: BestSoFar) -> None:
         """Run episodes until every action is observed or the next step would begin more than
         ``explore_budget`` episodes in all (every episode begun counts, finished or not)."""
         ended = 0
@@ -140,8 +140,7 @@ class ModelBased(Method):
             starting = (explorer.t == 0) & ~explorer.resetting
             if ended + int(np.sum(explorer.t > 0)) + int(np.sum(starting)) > explore_budget:
                 break
-            info, done = explorer.step(explorer.actions(mask))
-            mask = info["action_mask"]
+            info, done = explorer.step(explorer.actions(explorer.env.joint_action_masks()))
             if done.any():
                 rows = np.flatnonzero(done)
                 ended += rows.size

@@ -39,7 +39,8 @@ from codesign_gym.costmodels.zeus import (
 from codesign_gym.envs.episode_info import final_info, final_info_batch
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
+from codesign_gym.envs.action_masks import MaskRows, dimension_masks
+from codesign_gym.envs.vector_base import AutoresetVectorEnv, check_actions, check_started
 
 POWER_LIMIT_MODES = ("choose", "jit")
 #: Zeus's simulator gives up on a recurrence after this many tries.
@@ -370,11 +371,28 @@ def _split_actions(problem: BatchSizePowerLimitProblem, space: spaces.Space, act
     return bs, pl
 
 
-class BatchSizePowerLimitEnv(gym.Env):
+class _Masks(MaskRows):
+    """The envs' masks. ``power_limit="choose"``: the exact joint mask over flat actions
+    ``bs * P + pl`` is the trace's measured grid (an unmeasured pair is an error), and
+    ``action_masks()`` its per-dimension relaxation; ``jit``: every batch size is allowed."""
+
+    problem: BatchSizePowerLimitProblem
+
+    def _joint_mask_rows(self) -> np.ndarray | None:
+        if self.problem.power_limit_mode == "jit":
+            return None
+        return np.tile(self.problem.trace.measured.reshape(-1), (self.num_envs if self._vector else 1, 1))
+
+    def _action_mask_rows(self) -> np.ndarray:
+        joint = self._joint_mask_rows()
+        return super()._action_mask_rows() if joint is None else dimension_masks(joint, self.problem.space.nvec)
+
+
+class BatchSizePowerLimitEnv(_Masks, gym.Env):
     """One episode of recurrences of one job. Keyword options are those of
     :class:`BatchSizePowerLimitProblem` (or pass a built ``problem``). The last step's ``info``
     adds ``design`` (the last try's (bs, pl) indices), ``config``, ``objective``, ``fitness``,
-    ``feasible``, ``overshoot`` and the problem's metrics of that design."""
+    ``feasible``, ``overshoot`` and the problem's metrics of that design. Masks: see :class:`_Masks`."""
 
     metadata = {"render_modes": []}
 
@@ -388,7 +406,7 @@ class BatchSizePowerLimitEnv(gym.Env):
         super().reset(seed=seed)
         self._ep.reset(np.ones(1, dtype=bool))
         self._started = True
-        return self._ep.observe()[0], _reset_info(self.problem)
+        return self._ep.observe()[0], self._with_action_mask(_reset_info(self.problem))
 
     def step(self, action):
         check_started(self._started)
@@ -399,32 +417,41 @@ class BatchSizePowerLimitEnv(gym.Env):
             self._started = False
             design = self._ep.design[:1]
             out.update(final_info(self.problem, design, self.problem.evaluate(design), 0))
-        return self._ep.observe()[0], float(reward[0]), bool(terminated[0]), False, out
+        return self._ep.observe()[0], float(reward[0]), bool(terminated[0]), False, self._with_action_mask(out)
 
 
-class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
+class BatchSizePowerLimitVectorEnv(_Masks, AutoresetVectorEnv):
     """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
-    ends resets that sub-env, ignores its action and returns reward 0). Sub-env ``i`` draws its
-    runs from its own generator, seeded ``seed + i`` on ``reset(seed=seed)`` like gymnasium's
-    ``SyncVectorEnv``, so both agree step for step. ``info`` values are ``(num_envs,)`` arrays
-    with gymnasium's ``_key`` masks; the final keys (see :class:`BatchSizePowerLimitEnv`) are
-    masked to the sub-envs whose episode ended."""
+    ends resets that sub-env, ignores its action and returns reward 0) or SAME_STEP
+    (``autoreset_mode="same_step"``). Sub-env ``i`` draws its runs from its own generator,
+    seeded ``seed + i`` on ``reset(seed=seed)`` like gymnasium's ``SyncVectorEnv``, so both
+    agree step for step. ``info`` values are ``(num_envs,)`` arrays with gymnasium's ``_key``
+    masks; the final keys (see :class:`BatchSizePowerLimitEnv`) are masked to the sub-envs
+    whose episode ended."""
 
-    def __init__(self, num_envs: int = 1, problem: BatchSizePowerLimitProblem | None = None, **problem_options: Any):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 1, problem: BatchSizePowerLimitProblem | None = None, autoreset_mode: Any = "next_step",
+                 **problem_options: Any):
+        super().__init__(num_envs, autoreset_mode)
         self.problem = make_problem(BatchSizePowerLimitProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Tries(self.problem, self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
         if seed is not None:
             self._rngs = [seeding.np_random(int(seed) + i)[0] for i in range(self.num_envs)]
         elif self._rngs is None:
             self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
-        self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), self._same_info(_reset_info(self.problem))
+        return super().reset(seed=seed, options=options)
+
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        self._ep.reset(rows)
+
+    def _observe(self) -> np.ndarray:
+        return self._ep.observe()
+
+    def _reset_info(self) -> dict[str, Any]:
+        return _reset_info(self.problem)
 
     def step(self, actions):
         resetting = self._begin_step()
@@ -435,4 +462,4 @@ class BatchSizePowerLimitVectorEnv(NextStepVectorEnv):
         if terminated.any():
             design = self._ep.design
             info.update(self._masked_info(final_info_batch(self.problem, design, self.problem.evaluate(design), terminated), terminated))
-        return self._step_result(self._ep.observe(), reward, terminated, info)
+        return self._step_result(self._observe(), reward, terminated, info)

@@ -9,7 +9,9 @@ count are ignored. Latency, energy, power and accuracy per inference come from
 :class:`EarlyExitDVFSProblem` is the problem (design space, batched ``evaluate``, reference);
 the envs are episode layers over it. Modes: ``one_shot`` (one step, the whole design) and
 ``two_level`` (HADAS's nesting: step 1 reads only the backbone entry, step 2 the exits,
-threshold and DVFS for that backbone; the reward comes at step 2). See
+threshold and DVFS for that backbone; the reward comes at step 2) and ``sequential`` (one entry
+per step from one ``Discrete`` space, :class:`~codesign_gym.envs.sequential.SequentialChoices`;
+the reward comes at the last step). See
 ``docs/envs/early_exit_dvfs.md``.
 """
 
@@ -24,10 +26,11 @@ from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace,
 from codesign_gym.costmodels.xavier.exits import check_threshold
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
+from codesign_gym.envs.sequential import SequentialChoices
 from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv
 
 OBJECTIVES = ("scalarized", "constrained")
-MODES = ("one_shot", "two_level")
+MODES = ("one_shot", "two_level", "sequential")
 #: Default threshold choices: a plain grid over [0, 1].
 DEFAULT_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(11))
 #: HADAS's two objectives: energy per inference (minimised) and top-1 accuracy (maximised).
@@ -106,7 +109,7 @@ class EarlyExitDVFSProblem(Problem):
         objective: ``scalarized`` or ``constrained`` (above).
         accuracy_weight, energy_weight: weights of the scalarized objective (>= 0, not both 0).
         accuracy_target, deadline_ms: constraints of the constrained objective (at least one).
-        mode: ``one_shot`` or ``two_level`` (the envs' episodes; evaluation does not depend on it).
+        mode: ``one_shot``, ``two_level`` or ``sequential`` (the envs' episodes; evaluation does not depend on it).
         xavier: a built :class:`XavierSpace` to use (default: one for ``dataset``, ``exit_set``,
             ``backbones``); not part of :attr:`options`.
     """
@@ -236,18 +239,23 @@ class EarlyExitDVFSProblem(Problem):
 
 
 class _Episodes:
-    """Batched episode state: ``phase`` (0: backbone step of two_level, or the only step), ``chosen`` backbone."""
+    """Batched episode state: ``phase`` (0: backbone step of two_level, or the only step),
+    ``chosen`` backbone; in ``sequential`` mode the :class:`SequentialChoices` ``seq``."""
 
     def __init__(self, problem: EarlyExitDVFSProblem, n: int):
         self.p, self.n = problem, n
         self.phase = np.zeros(n, dtype=np.int64)
         self.chosen = np.zeros(n, dtype=np.int64)
+        self.seq = SequentialChoices(problem.space.nvec, n)
 
     def reset(self, rows: np.ndarray) -> None:
         self.phase[rows] = 0
         self.chosen[rows] = 0
+        self.seq.reset(rows)
 
     def observe(self) -> np.ndarray:
+        if self.p.mode == "sequential":
+            return self.seq.observe()
         obs = np.zeros((self.n, self.p.obs_dim), dtype=np.float32)
         second = self.phase == 1
         obs[:, 0] = second
@@ -258,23 +266,29 @@ class _Episodes:
         """Returns reward (n,) ``-fitness`` where an episode ends, terminated (n,), the
         :class:`Evaluation` of the designs (or None when none ends) and the designs (n, D) used."""
         p = self.p
-        act = p.space.check(np.where(active[:, None], actions, 0))
-        pick = active & (self.phase == 0) & (p.mode == "two_level")
-        finish = active & ~pick
-        designs = act.copy()
-        two = finish & (self.phase == 1)
-        designs[two, 0] = self.chosen[two]
+        if p.mode == "sequential":
+            finish = self.seq.record(actions, active)
+            designs = self.seq.chosen.copy()
+        else:
+            act = p.space.check(np.where(active[:, None], actions, 0))
+            pick = active & (self.phase == 0) & (p.mode == "two_level")
+            finish = active & ~pick
+            designs = act.copy()
+            two = finish & (self.phase == 1)
+            designs[two, 0] = self.chosen[two]
+            self.chosen = np.where(pick, act[:, 0], self.chosen)
+            self.phase = np.where(pick, 1, self.phase)
         reward = np.zeros(self.n)
         evaluation = None
         if finish.any():
             evaluation = p.evaluate(designs)
             reward = np.where(finish, -evaluation.fitness, 0.0)
-        self.chosen = np.where(pick, act[:, 0], self.chosen)
-        self.phase = np.where(pick, 1, self.phase)
         return reward, finish, evaluation, designs
 
 
 def _spaces(problem: EarlyExitDVFSProblem):
+    if problem.mode == "sequential":
+        return spaces.Discrete(int(problem.space.nvec.max())), spaces.Box(0.0, 1.0, shape=(2 * problem.space.size,), dtype=np.float32)
     return spaces.MultiDiscrete(problem.design_nvec), spaces.Box(0.0, 1.0, shape=(problem.obs_dim,), dtype=np.float32)
 
 
@@ -289,6 +303,8 @@ class _Infos:
         return {"mode": self.problem.mode, "exit_model": POLICY_LABELS[self.problem.policy]}
 
     def _step_values(self) -> dict[str, np.ndarray]:
+        if self.problem.mode == "sequential":
+            return {"entry": self._ep.seq.pos.copy()}
         return {"backbone": self._ep.chosen.copy()}
 
 
@@ -296,7 +312,8 @@ class EarlyExitDVFSEnv(_Infos, EpisodeEnv):
     """One design per episode (one step, or two in ``two_level`` mode). Keyword options are those of
     :class:`EarlyExitDVFSProblem` (or pass a built ``problem``). ``reset`` gives ``mode`` and
     ``exit_model``; the final ``info`` is :func:`~codesign_gym.envs.episode_info.final_info`;
-    the first step of ``two_level`` gives ``{"backbone": index}``."""
+    the first step of ``two_level`` gives ``{"backbone": index}``, an earlier step of
+    ``sequential`` ``{"entry": next entry}``. Every action is allowed: ``action_masks()`` is all True."""
 
     def __init__(self, problem: EarlyExitDVFSProblem | None = None, **problem_options: Any):
         self.problem = make_problem(EarlyExitDVFSProblem, problem, problem_options)
@@ -306,12 +323,14 @@ class EarlyExitDVFSEnv(_Infos, EpisodeEnv):
 
 class EarlyExitDVFSVectorEnv(_Infos, EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch, autoreset NEXT_STEP (the step after an episode
-    ends resets that sub-env, ignores its action and returns reward 0). The final ``info`` holds
+    ends resets that sub-env, ignores its action and returns reward 0) or SAME_STEP
+    (``autoreset_mode="same_step"``). The final ``info`` holds
     :func:`~codesign_gym.envs.episode_info.final_info_batch`'s ``(num_envs, ...)`` arrays with
     gymnasium's ``_key`` masks."""
 
-    def __init__(self, num_envs: int = 1, problem: EarlyExitDVFSProblem | None = None, **problem_options: Any):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 1, problem: EarlyExitDVFSProblem | None = None, autoreset_mode: Any = "next_step",
+                 **problem_options: Any):
+        super().__init__(num_envs, autoreset_mode)
         self.problem = make_problem(EarlyExitDVFSProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
         self._ep = _Episodes(self.problem, self.num_envs)

@@ -45,6 +45,7 @@ from codesign_gym.costmodels.naas.design import (
 from codesign_gym.costmodels.workloads import nb201
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
+from codesign_gym.envs.sequential import SequentialChoices
 from codesign_gym.envs.vector_base import EpisodeBatchVectorEnv, EpisodeEnv
 
 OBJECTIVES = ("scalarized", "constrained")
@@ -316,7 +317,7 @@ class NASAcceleratorProblem(Problem):
         return spaces.MultiDiscrete(self.space.nvec)
 
     def observation_space(self) -> spaces.Box:
-        size = 2 * self.num_entries if self.mode == "sequential" else len(nb201.DATASETS)
+        size = 2 * self.num_entries if self.mode == "sequential" else len(nb201.DATASETS)  # SequentialChoices.obs_dim
         return spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
 
 
@@ -333,17 +334,19 @@ def _scatter(ev: Evaluation, rows: np.ndarray, n: int) -> Evaluation:
 
 
 class _Episodes:
-    """Batched episode state: ``pos`` (next entry, sequential) and ``chosen`` entries."""
+    """Batched episode state: the one-shot designs, or the :class:`SequentialChoices` being made."""
 
     def __init__(self, problem: NASAcceleratorProblem, n: int):
         self.p, self.n = problem, n
-        self.pos = np.zeros(n, dtype=np.int64)
-        self.chosen = np.zeros((n, problem.num_entries), dtype=np.int64)
-        self.K = int(problem.space.nvec.max())
+        self.seq = SequentialChoices(problem.space.nvec, n)
+
+    @property
+    def pos(self) -> np.ndarray:
+        """(n,) the next entry (sequential mode)."""
+        return self.seq.pos
 
     def reset(self, rows: np.ndarray) -> None:
-        self.pos[rows] = 0
-        self.chosen[rows] = 0
+        self.seq.reset(rows)
 
     def observe(self) -> np.ndarray:
         p = self.p
@@ -351,13 +354,7 @@ class _Episodes:
             obs = np.zeros((self.n, len(nb201.DATASETS)), dtype=np.float32)
             obs[:, nb201.DATASETS.index(p.dataset)] = 1.0
             return obs
-        D = p.num_entries
-        obs = np.zeros((self.n, 2 * D), dtype=np.float32)
-        live = np.flatnonzero(self.pos < D)
-        obs[live, self.pos[live]] = 1.0
-        decided = np.arange(D)[None, :] < self.pos[:, None]
-        obs[:, D:] = np.where(decided, self.chosen / np.maximum(p.space.nvec - 1, 1), 0.0)
-        return obs
+        return self.seq.observe()
 
     def step(self, actions, active: np.ndarray):
         """Returns reward (n,) ``-fitness`` where an episode ends, terminated (n,), the
@@ -371,12 +368,8 @@ class _Episodes:
                 designs = p.space.check(np.where(active[:, None], actions, 0))
             finish = active.copy()
         else:
-            a = np.asarray(actions).reshape(self.n)
-            rows = np.flatnonzero(active)
-            self.chosen[rows, self.pos[rows]] = (a[rows] * p.space.nvec[self.pos[rows]]) // self.K
-            self.pos[rows] += 1
-            finish = active & (self.pos >= p.num_entries)
-            designs = self.chosen.copy()
+            finish = self.seq.record(actions, active)
+            designs = self.seq.chosen.copy()
         reward = np.zeros(self.n)
         evaluation = None
         if finish.any():
@@ -417,13 +410,14 @@ class NASAcceleratorEnv(_Infos, EpisodeEnv):
 
 class NASAcceleratorVectorEnv(_Infos, EpisodeBatchVectorEnv):
     """``num_envs`` episodes stepped as one batch (one cost-model call per distinct accelerator),
-    autoreset NEXT_STEP: the step after an episode ends resets that sub-env, ignores its action
-    and returns reward 0. The final ``info`` holds
+    autoreset NEXT_STEP (the step after an episode ends resets that sub-env, ignores its action
+    and returns reward 0) or SAME_STEP (``autoreset_mode="same_step"``). The final ``info`` holds
     :func:`~codesign_gym.envs.episode_info.final_info_batch`'s ``(num_envs, ...)`` arrays with
     gymnasium's ``_key`` masks."""
 
-    def __init__(self, num_envs: int = 1, problem: NASAcceleratorProblem | None = None, **problem_options: Any):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 1, problem: NASAcceleratorProblem | None = None, autoreset_mode: Any = "next_step",
+                 **problem_options: Any):
+        super().__init__(num_envs, autoreset_mode)
         self.problem = make_problem(NASAcceleratorProblem, problem, problem_options)
         self._set_single_spaces(self.problem.action_space(), self.problem.observation_space())
         self._ep = _Episodes(self.problem, self.num_envs)

@@ -31,7 +31,8 @@ from codesign_gym.costmodels.patch_memory import NO_SPLIT, flash_bytes, patch_me
 from codesign_gym.envs.episode_info import final_info, final_info_batch
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
+from codesign_gym.envs.action_masks import MaskRows, dimension_masks, ensure_some_allowed
+from codesign_gym.envs.vector_base import AutoresetVectorEnv, check_actions, check_started
 
 #: The objectives offered: ``macs`` (MACs incl. recompute, minimised) or ``accuracy`` (the
 #: published float ImageNet top-1, maximised; fitness is the top-1 error, ties broken by MACs).
@@ -282,6 +283,13 @@ class PatchInferenceProblem(Problem):
         i = int(np.argmin(ev.fitness))
         return KnownPoint(float(ev.objective[i]), designs[i], f"exhaustive enumeration of {len(designs)} designs", evals=len(designs))
 
+    def feasible_mask(self) -> np.ndarray | None:
+        """(prod(nvec),) bool: which designs of :meth:`all_designs` (row-major flat order) meet the
+        budgets, where the space has at most :data:`MAX_ENUMERATED` designs; None beyond. Computed
+        once per instance (one evaluation per design)."""
+        return self._once("feasible_mask", lambda: None if int(np.prod(self.space.nvec.astype(float))) > MAX_ENUMERATED
+                          else self.evaluate(self.all_designs()).feasible)
+
     def observation(self) -> np.ndarray:
         """The constant observation (2,) float32 in [0, 1]: the SRAM budget over 2048 KiB and the
         flash budget over 16384 KiB (1 without a flash budget), clipped."""
@@ -293,10 +301,31 @@ def _spaces(problem: PatchInferenceProblem) -> tuple[spaces.MultiDiscrete, space
     return spaces.MultiDiscrete(problem.design_nvec), spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
 
 
-class PatchInferenceEnv(gym.Env):
+class _Masks(MaskRows):
+    """The envs' masks: the exact joint mask over row-major flat designs is the feasible designs
+    (:meth:`PatchInferenceProblem.feasible_mask`; every design where none is feasible), and
+    ``action_masks()`` its per-dimension relaxation; every action is allowed where the space is
+    too large to enumerate."""
+
+    problem: PatchInferenceProblem
+
+    def _rows(self) -> int:
+        return self.num_envs if self._vector else 1
+
+    def _joint_mask_rows(self) -> np.ndarray | None:
+        feasible = self.problem.feasible_mask()
+        return None if feasible is None else ensure_some_allowed(np.tile(feasible, (self._rows(), 1)))
+
+    def _action_mask_rows(self) -> np.ndarray:
+        joint = self._joint_mask_rows()
+        return super()._action_mask_rows() if joint is None else dimension_masks(joint, self.problem.space.nvec)
+
+
+class PatchInferenceEnv(_Masks, gym.Env):
     """One design per episode (one step); reward ``-fitness``; the final ``info`` carries
     :data:`~codesign_gym.envs.episode_info.FINAL_INFO_KEYS` and every metric of the evaluation.
-    Keyword options are those of :class:`PatchInferenceProblem`."""
+    Keyword options are those of :class:`PatchInferenceProblem`. ``action_masks()`` is the
+    per-dimension relaxation of the feasible designs, ``joint_action_masks()`` the exact set."""
 
     metadata = {"render_modes": []}
 
@@ -308,7 +337,7 @@ class PatchInferenceEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._started = True
-        return self.problem.observation(), {"sram_kib": self.problem.sram_kib}
+        return self.problem.observation(), self._with_action_mask({"sram_kib": self.problem.sram_kib})
 
     def step(self, action):
         check_started(self._started)
@@ -316,25 +345,29 @@ class PatchInferenceEnv(gym.Env):
         ev = self.problem.evaluate(designs)
         info = final_info(self.problem, designs, ev, 0)
         self._started = False
-        return self.problem.observation(), float(-ev.fitness[0]), True, False, info
+        return self.problem.observation(), float(-ev.fitness[0]), True, False, self._with_action_mask(info)
 
 
-class PatchInferenceVectorEnv(NextStepVectorEnv):
-    """``num_envs`` one-step episodes stepped as one batch, autoreset NEXT_STEP: after a step
-    (which ends every episode) the next step resets every sub-env, ignores its action and returns
-    reward 0; ``info`` values are ``(num_envs, ...)`` arrays with gymnasium's ``_key`` masks."""
+class PatchInferenceVectorEnv(_Masks, AutoresetVectorEnv):
+    """``num_envs`` one-step episodes stepped as one batch. Autoreset NEXT_STEP (default): after a
+    step (which ends every episode) the next step resets every sub-env, ignores its action and
+    returns reward 0; SAME_STEP (``autoreset_mode="same_step"``): every step is a design. ``info``
+    values are ``(num_envs, ...)`` arrays with gymnasium's ``_key`` masks."""
 
-    def __init__(self, num_envs: int = 1, problem: PatchInferenceProblem | None = None, **problem_options: Any):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 1, problem: PatchInferenceProblem | None = None, autoreset_mode: Any = "next_step",
+                 **problem_options: Any):
+        super().__init__(num_envs, autoreset_mode)
         self.problem = make_problem(PatchInferenceProblem, problem, problem_options)
         self._set_single_spaces(*_spaces(self.problem))
 
-    def _obs(self) -> np.ndarray:
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        """Nothing to reset: an episode has no state before its one step."""
+
+    def _observe(self) -> np.ndarray:
         return np.tile(self.problem.observation(), (self.num_envs, 1))
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
-        return self._obs(), self._same_info({"sram_kib": self.problem.sram_kib})
+    def _reset_info(self) -> dict[str, Any]:
+        return {"sram_kib": self.problem.sram_kib}
 
     def step(self, actions):
         resetting = self._begin_step()
@@ -342,4 +375,4 @@ class PatchInferenceVectorEnv(NextStepVectorEnv):
         act = np.where(resetting[:, None], 0, act)  # rows that reset ignore their action
         ev = self.problem.evaluate(act)
         info = self._masked_info(final_info_batch(self.problem, act, ev, ~resetting), ~resetting)
-        return self._step_result(self._obs(), np.where(resetting, 0.0, -ev.fitness), ~resetting, info)
+        return self._step_result(self._observe(), np.where(resetting, 0.0, -ev.fitness), ~resetting, info)

@@ -33,10 +33,11 @@ from codesign_gym.costmodels.resource_assignment import (
     layer_cost_table,
 )
 from codesign_gym.costmodels.workloads import LayerTable, LayerType, get_workload
+from codesign_gym.envs.action_masks import MaskRows, dimension_masks
 from codesign_gym.envs.episode_info import final_info, final_info_batch
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_actions, check_started
+from codesign_gym.envs.vector_base import AutoresetVectorEnv, check_actions, check_started
 
 _DIMS = ("K", "C", "Y", "X", "R", "S", "stride")
 _NUM_TYPES = len(LayerType)
@@ -368,11 +369,10 @@ class _Episodes:
         mask[none] = True
         return mask
 
-    def dim_masks(self, joint: np.ndarray) -> np.ndarray:
-        """Per-dimension masks (n, P + B) from a joint mask: a level is allowed if some partner fits
-        (the flat index is row-major over (PE, buffer), see ``action_index``)."""
-        j = joint.reshape(self.n, self.p.num_pe_levels, self.p.num_buffer_levels)
-        return np.concatenate([j.any(axis=2), j.any(axis=1)], axis=1)
+    def dim_masks(self) -> np.ndarray:
+        """Per-dimension masks (n, P + B) of :meth:`joint_mask`: a level is allowed if some partner
+        fits (the flat index is row-major over (PE, buffer), see ``action_index``)."""
+        return dimension_masks(self.joint_mask(), np.array([self.p.num_pe_levels, self.p.num_buffer_levels]))
 
 
 def _observation_space(problem: ResourceAssignmentProblem, with_mask: bool) -> spaces.Space:
@@ -412,11 +412,33 @@ def _check_levels(problem: ResourceAssignmentProblem, space: spaces.MultiDiscret
     return act
 
 
-class ResourceAssignmentEnv(gym.Env):
+class _Masks(MaskRows):
+    """The envs' masks: the joint mask of :meth:`_Episodes.joint_mask` (exact: actions after which
+    a feasible design is still reachable) and its per-dimension relaxation, ``action_masks()``."""
+
+    _ep: _Episodes
+
+    def _action_mask_rows(self) -> np.ndarray:
+        return self._ep.dim_masks()
+
+    def _joint_mask_rows(self) -> np.ndarray:
+        return self._ep.joint_mask()
+
+    def _mask_observation(self, obs: np.ndarray):
+        """``obs`` (n, obs_dim), or the Dict observation with the per-dimension ``action_mask`` (int8)."""
+        if not self.action_mask_in_obs:
+            return obs
+        return {"observation": obs, "action_mask": self._ep.dim_masks().astype(np.int8)}
+
+
+class ResourceAssignmentEnv(_Masks, gym.Env):
     """Single-episode environment. Keyword options are those of :class:`ResourceAssignmentProblem`
     plus ``shuffle_layers`` (new random layer order per episode, as ConfuciuX) and
-    ``action_mask_in_obs`` (Dict observation with a per-dimension ``action_mask``). The final
-    ``info`` of an episode also carries the problem's final-info keys
+    ``action_mask_in_obs`` (Dict observation with the per-dimension ``action_mask``).
+    ``action_masks()`` (and ``info["action_mask"]``) is the per-dimension mask (P + B,), a
+    relaxation of the exact joint mask ``joint_action_masks()`` (P * B,) over flat actions
+    ``pe * B + buffer``: levels for which some partner keeps a feasible design reachable. The
+    final ``info`` of an episode also carries the problem's final-info keys
     (:mod:`codesign_gym.envs.episode_info`) for the episode's design."""
 
     metadata = {"render_modes": []}
@@ -434,48 +456,49 @@ class ResourceAssignmentEnv(gym.Env):
         super().reset(seed=seed)
         self._ep.reset(np.ones(1, dtype=bool), self.np_random)
         self._started = True
-        joint = self._ep.joint_mask()
-        return self._obs(joint), {"action_mask": joint[0], "budget": self.problem.budget.value}
+        return self._obs(), self._with_action_mask({"budget": self.problem.budget.value})
 
     def step(self, action):
         check_started(self._started)
         act = _check_levels(self.problem, self.action_space, action, None, np.ones(1, dtype=bool))
         reward, terminated, info = self._ep.step(act, np.ones(1, dtype=bool))
-        joint = self._ep.joint_mask()
         out = {k: (v[0].item() if np.ndim(v[0]) == 0 else v[0]) for k, v in info.items()}
-        out["action_mask"] = joint[0]
         if terminated[0]:
             self._started = False
             design = self._ep.final_designs()
             out.update(final_info(self.problem, design, self.problem.evaluate(design), 0))
-        return self._obs(joint), float(reward[0]), bool(terminated[0]), False, out
+        return self._obs(), float(reward[0]), bool(terminated[0]), False, self._with_action_mask(out)
 
-    def _obs(self, joint: np.ndarray):
-        obs = self._ep.observe()[0]
-        if not self.action_mask_in_obs:
-            return obs
-        return {"observation": obs, "action_mask": self._ep.dim_masks(joint)[0].astype(np.int8)}
+    def _obs(self):
+        obs = self._mask_observation(self._ep.observe())
+        return {k: v[0] for k, v in obs.items()} if isinstance(obs, dict) else obs[0]
 
 
-class ResourceAssignmentVectorEnv(NextStepVectorEnv):
+class ResourceAssignmentVectorEnv(_Masks, AutoresetVectorEnv):
     """``num_envs`` episodes stepped as arrays, autoreset NEXT_STEP (the step after an episode
-    ends resets that sub-env, ignores its action and returns reward 0). Same options as
-    :class:`ResourceAssignmentEnv`; ``info`` values are arrays of shape ``(num_envs, ...)``: the
-    step keys masked to the sub-envs that stepped, the final-info keys to those whose episode ended."""
+    ends resets that sub-env, ignores its action and returns reward 0) or SAME_STEP
+    (``autoreset_mode="same_step"``). Same options and masks as :class:`ResourceAssignmentEnv`
+    (batched: ``action_masks()`` (num_envs, P + B)); ``info`` values are arrays of shape
+    ``(num_envs, ...)``: the step keys masked to the sub-envs that stepped, the final-info keys
+    to those whose episode ended."""
 
-    def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False, problem: ResourceAssignmentProblem | None = None, **problem_options: Any):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 1, shuffle_layers: bool = False, action_mask_in_obs: bool = False,
+                 problem: ResourceAssignmentProblem | None = None, autoreset_mode: Any = "next_step", **problem_options: Any):
+        super().__init__(num_envs, autoreset_mode)
         self.problem = make_problem(ResourceAssignmentProblem, problem, problem_options)
         self.action_mask_in_obs = _flag("action_mask_in_obs", action_mask_in_obs)
         self._ep = _Episodes(self.problem, self.num_envs, _flag("shuffle_layers", shuffle_layers))
         self._set_single_spaces(spaces.MultiDiscrete([self.problem.num_pe_levels, self.problem.num_buffer_levels]),
                                 _observation_space(self.problem, self.action_mask_in_obs))
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
-        self._ep.reset(np.ones(self.num_envs, dtype=bool), self.np_random)
-        joint = self._ep.joint_mask()
-        return self._obs(joint), {"action_mask": joint, "budget": np.full(self.num_envs, self.problem.budget.value)}
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        self._ep.reset(rows, self.np_random)
+
+    def _observe(self):
+        return self._mask_observation(self._ep.observe())
+
+    def _reset_info(self) -> dict[str, Any]:
+        return {"budget": self.problem.budget.value}
 
     def step(self, actions):
         # NEXT_STEP autoreset: rows that ended on the previous step start over now, ignoring their action.
@@ -483,12 +506,11 @@ class ResourceAssignmentVectorEnv(NextStepVectorEnv):
         act = _check_levels(self.problem, self.single_action_space, actions, self.num_envs, ~resetting)
         self._ep.reset(resetting, self.np_random)
         reward, terminated, info = self._ep.step(act, ~resetting)
-        info["action_mask"] = joint = self._ep.joint_mask()
         # a row that just reset reports no step
         info = self._masked_info(info, ~resetting)
         if terminated.any():
             self._add_final_info(info, terminated)
-        return self._step_result(self._obs(joint), reward, terminated, info)
+        return self._step_result(self._observe(), reward, terminated, info)
 
     def _add_final_info(self, info: dict[str, Any], ended: np.ndarray) -> None:
         """Put the final-info values of the episodes that ``ended`` (num_envs,) into ``info``: keys
@@ -504,9 +526,3 @@ class ResourceAssignmentVectorEnv(NextStepVectorEnv):
                 info[key] = np.where(ended.reshape((-1,) + (1,) * (value.ndim - 1)), full, info[key])
             else:
                 info[key], info["_" + key] = full, ended.copy()
-
-    def _obs(self, joint: np.ndarray):
-        obs = self._ep.observe()
-        if not self.action_mask_in_obs:
-            return obs
-        return {"observation": obs, "action_mask": self._ep.dim_masks(joint).astype(np.int8)}

@@ -1,9 +1,12 @@
-"""Bookkeeping shared by the natively batched vector envs: gymnasium's NEXT_STEP autoreset.
+"""Bookkeeping shared by the natively batched vector envs: gymnasium's autoreset modes and masks.
 
-With NEXT_STEP autoreset, the step after a sub-env's episode ends resets that sub-env instead of
-stepping it: its action is ignored, its reward is 0 and it is not terminated. Each env keeps its
-own episode logic and action checks; :class:`NextStepVectorEnv` keeps which rows reset, the
-batched spaces and gymnasium's ``info[key]`` / ``info["_" + key]`` masks.
+With NEXT_STEP autoreset (the default), the step after a sub-env's episode ends resets that
+sub-env instead of stepping it: its action is ignored, its reward is 0 and it is not terminated.
+With SAME_STEP the sub-env is reset within the step that ended its episode, so no step is spent
+on resets (what one-step problems in CleanRL-style loops want). Each env keeps its own episode
+logic and action checks; :class:`AutoresetVectorEnv` keeps which rows reset, the batched spaces,
+the action masks (:mod:`codesign_gym.envs.action_masks`) and gymnasium's ``info[key]`` /
+``info["_" + key]`` masks.
 :class:`EpisodeBatchVectorEnv` and :class:`EpisodeEnv` step one batched episode state
 (``num_envs`` rows, or one row for the single env).
 """
@@ -16,8 +19,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector.utils import batch_space, iterate
 
+from codesign_gym.envs.action_masks import MaskRows
 from codesign_gym.envs.episode_info import final_info, final_info_batch
 from codesign_gym.envs.problem import Evaluation
 
@@ -89,21 +93,47 @@ def check_actions(space: spaces.Space, actions: Any, num_envs: int | None = None
     return batch
 
 
-class NextStepVectorEnv(VectorEnv):
-    """``num_envs`` sub-envs stepped as arrays, autoreset NEXT_STEP.
+def autoreset_mode_of(value: Any) -> AutoresetMode:
+    """The :class:`gymnasium.vector.AutoresetMode` a native vector env's ``autoreset_mode`` option
+    names: ``"next_step"`` or ``"same_step"`` (or the enum member).
 
-    A subclass calls, in order: ``super().__init__(num_envs)``, then :meth:`_set_single_spaces`;
-    in ``reset``, ``super().reset(seed=seed, options=options)``; in ``step``,
-    :meth:`_begin_step` first (it gives the rows that reset now), then its own action checks and
-    episode logic, and returns :meth:`_step_result`.
+    Raises:
+        ValueError: naming the value and the modes supported (``DISABLED`` is not).
+    """
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        if value is mode or (isinstance(value, str) and value in (mode.name.lower(), mode.value)):
+            return mode
+    raise ValueError(f"autoreset_mode={value!r}; expected 'next_step' or 'same_step' (or gymnasium.vector.AutoresetMode.NEXT_STEP / SAME_STEP)")
+
+
+class AutoresetVectorEnv(MaskRows, VectorEnv):
+    """``num_envs`` sub-envs stepped as arrays, with gymnasium's NEXT_STEP or SAME_STEP autoreset.
+
+    NEXT_STEP (the default): the step after a sub-env's episode ends resets that sub-env instead
+    of stepping it (its action is ignored, its reward 0). SAME_STEP: a sub-env whose episode
+    ends is reset within the same step; the step returns the new episode's first observation,
+    the ended step's reward and ``terminated``, and, as gymnasium's ``SyncVectorEnv`` does,
+    ``info["final_obs"]`` (object array of the ended rows' last observations),
+    ``info["final_info"]`` (the step's ``info`` of the ended rows, same vector convention) and
+    their ``"_final_obs"`` / ``"_final_info"`` masks; the ended rows' top-level ``info`` is the
+    reset ``info``. Every ``info`` carries ``"action_mask"`` (num_envs, M) for discrete action spaces.
+
+    A subclass calls ``super().__init__(num_envs, autoreset_mode)``, then
+    :meth:`_set_single_spaces`; implements :meth:`_reset_rows`, :meth:`_observe` and (when it has
+    one) :meth:`_reset_info`; in ``step`` calls :meth:`_begin_step` first (it gives the rows that
+    reset now, never any under SAME_STEP), then its own action checks and episode logic, and
+    returns :meth:`_step_result`.
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    _vector = True
 
-    def __init__(self, num_envs: int):
+    def __init__(self, num_envs: int, autoreset_mode: Any = AutoresetMode.NEXT_STEP):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}; expected a positive integer")
         self.num_envs = int(num_envs)
+        self.autoreset_mode = autoreset_mode_of(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self._prev_done = np.zeros(self.num_envs, dtype=bool)  # (num_envs,) episodes that ended last step
         self._started = False
 
@@ -114,24 +144,72 @@ class NextStepVectorEnv(VectorEnv):
         self.action_space = batch_space(action_space, self.num_envs)
         self.observation_space = batch_space(observation_space, self.num_envs)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
-        """Seed ``np_random`` and clear pending autoresets; returns nothing, like gymnasium's
-        ``VectorEnv.reset``: a subclass resets its episodes and returns ``(obs, info)``."""
+    # ------------------------------------------------------------------ what a subclass provides
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        """Start new episodes in the sub-envs of the bool mask ``rows`` (num_envs,)."""
+        raise NotImplementedError
+
+    def _observe(self) -> Any:
+        """The batch of observations of the current state (``observation_space``)."""
+        raise NotImplementedError
+
+    def _reset_info(self) -> dict[str, Any]:
+        """A single env's ``reset`` info (the same for every sub-env); batched by :meth:`_same_info`."""
+        return {}
+
+    # ------------------------------------------------------------------ the autoreset bookkeeping
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Seed ``np_random``, clear pending autoresets and start every episode: ``(obs, info)``."""
         super().reset(seed=seed, options=options)
         self._prev_done[:] = False
         self._started = True
+        self._reset_rows(np.ones(self.num_envs, dtype=bool))
+        return self._observe(), self._with_action_mask(self._same_info(self._reset_info()))
 
     def _begin_step(self) -> np.ndarray:
         """Raise before ``reset()``; else the (num_envs,) bool mask of sub-envs that reset this
-        step (their episodes ended on the previous step), a copy the caller may keep."""
+        step (NEXT_STEP: their episodes ended on the previous step; SAME_STEP: none), a copy."""
         check_started(self._started)
         return self._prev_done.copy()
 
     def _step_result(self, obs: Any, reward: np.ndarray, terminated: np.ndarray, info: dict[str, Any]) -> tuple:
-        """Remember ``terminated`` (num_envs,) for the next step's autoreset and return gymnasium's
-        ``(obs, reward (num_envs,) float64, terminated, truncated (num_envs,) all False, info)``."""
-        self._prev_done = np.array(terminated, dtype=bool)
-        return obs, np.array(reward, dtype=np.float64), terminated, np.zeros(self.num_envs, dtype=bool), info
+        """Gymnasium's ``(obs, reward (num_envs,) float64, terminated, truncated (num_envs,) all
+        False, info)`` of a step whose episodes left ``obs`` and ``terminated`` (num_envs,) bool:
+        NEXT_STEP remembers ``terminated`` for the next step; SAME_STEP resets those rows now."""
+        terminated = np.array(terminated, dtype=bool)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            if terminated.any():
+                obs, info = self._reset_ended(obs, terminated, info)
+        else:
+            self._prev_done = terminated.copy()
+        return obs, np.array(reward, dtype=np.float64), terminated, np.zeros(self.num_envs, dtype=bool), self._with_action_mask(info)
+
+    def _reset_ended(self, final_obs: Any, ended: np.ndarray, info: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """SAME_STEP: reset the ``ended`` rows; the new observations and the step's ``info`` with
+        the ended rows' values moved to ``final_info`` / ``final_obs`` (gymnasium's layout)."""
+        final, top = {}, {}
+        for key, value in info.items():
+            if key.startswith("_"):
+                continue
+            mask = info.get("_" + key, np.ones(self.num_envs, dtype=bool))
+            for part, rows in ((final, mask & ended), (top, mask & ~ended)):
+                if rows.any():
+                    part[key], part["_" + key] = value, rows
+        last = list(iterate(self.observation_space, final_obs))
+        rows = np.full(self.num_envs, None, dtype=object)
+        for i in np.flatnonzero(ended):
+            rows[i] = last[i]
+        self._reset_rows(ended)
+        for key, value in self._same_info(self._reset_info()).items():
+            if key.startswith("_"):
+                continue
+            if key in top:  # a step key too: the reset value in the ended rows
+                top[key] = np.where(ended.reshape((-1,) + (1,) * (np.ndim(value) - 1)), value, top[key])
+                top["_" + key] = top["_" + key] | ended
+            else:
+                top[key], top["_" + key] = value, ended.copy()
+        top.update({"final_obs": rows, "_final_obs": ended.copy(), "final_info": final, "_final_info": ended.copy()})
+        return self._observe(), top
 
     def _same_info(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A single env's ``info`` that holds for every sub-env (e.g. ``reset``'s) in the vector
@@ -158,8 +236,8 @@ class NextStepVectorEnv(VectorEnv):
         return info
 
 
-class EpisodeBatchVectorEnv(NextStepVectorEnv):
-    """A :class:`NextStepVectorEnv` whose episodes live in one batched state ``self._ep`` with
+class EpisodeBatchVectorEnv(AutoresetVectorEnv):
+    """An :class:`AutoresetVectorEnv` whose episodes live in one batched state ``self._ep`` with
     ``reset(rows)``, ``observe() -> (num_envs, ...)`` and ``step(actions, active) -> (reward,
     done, metrics or None, designs)``, masked to the episodes that ended: where ``metrics`` is an
     :class:`~codesign_gym.envs.problem.Evaluation` of ``self.problem``, ``info`` is
@@ -168,9 +246,11 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
 
     INFO_KEYS: tuple[str, ...] = ()
 
-    def _reset_info(self) -> dict[str, Any]:
-        """The single env's ``reset`` info (the same for every sub-env); :meth:`reset` batches it."""
-        return {}
+    def _reset_rows(self, rows: np.ndarray) -> None:
+        self._ep.reset(rows)
+
+    def _observe(self) -> np.ndarray:
+        return self._ep.observe()
 
     def _step_values(self) -> dict[str, np.ndarray]:
         """(num_envs,) values of the ``info`` of a step that does not end the episode (the single
@@ -182,11 +262,6 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
         rows that autoreset ignore their action's range) and step the episodes."""
         resetting = self._begin_step()
         return self._step_episodes(check_actions(self.single_action_space, actions, self.num_envs, ~resetting), resetting)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed, options=options)
-        self._ep.reset(np.ones(self.num_envs, dtype=bool))
-        return self._ep.observe(), self._same_info(self._reset_info())
 
     def _step_episodes(self, actions: Any, resetting: np.ndarray) -> tuple:
         """Reset the ``resetting`` rows, step the others with ``actions`` (already checked) and
@@ -209,7 +284,7 @@ class EpisodeBatchVectorEnv(NextStepVectorEnv):
         return self._step_result(self._ep.observe(), reward, done, info)
 
 
-class EpisodeEnv(gym.Env):
+class EpisodeEnv(MaskRows, gym.Env):
     """A single env over the batched episode state of :class:`EpisodeBatchVectorEnv` with one
     row: ``self._ep`` (``step`` returning an :class:`~codesign_gym.envs.problem.Evaluation` of
     ``self.problem``). A subclass sets ``problem``, the spaces and ``_ep`` in ``__init__`` and
@@ -241,7 +316,7 @@ class EpisodeEnv(gym.Env):
         super().reset(seed=seed)
         self._ep.reset(np.ones(1, dtype=bool))
         self._started = True
-        return self._ep.observe()[0], self._reset_info()
+        return self._ep.observe()[0], self._with_action_mask(self._reset_info())
 
     def step(self, action):
         check_started(self._started)
@@ -251,4 +326,4 @@ class EpisodeEnv(gym.Env):
             self._started = False
         else:
             info = self._step_info()
-        return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, info
+        return self._ep.observe()[0], float(reward[0]), bool(done[0]), False, self._with_action_mask(info)

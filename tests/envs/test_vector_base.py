@@ -1,4 +1,4 @@
-"""NextStepVectorEnv's NEXT_STEP autoreset bookkeeping, on a tiny countdown env."""
+"""AutoresetVectorEnv's NEXT_STEP and SAME_STEP autoreset bookkeeping, on a tiny countdown env."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import batch_space
 
-from codesign_gym.envs.vector_base import NextStepVectorEnv, check_started
+from codesign_gym.envs.vector_base import AutoresetVectorEnv, check_started
 
 ACTION = spaces.Discrete(3)
 OBSERVATION = spaces.Box(0.0, np.inf, shape=(1,), dtype=np.float32)
@@ -39,19 +39,20 @@ class Countdown(gym.Env):
         return np.array([self.t], dtype=np.float32), float(action + 1), done, False, {"t": self.t}
 
 
-class CountdownVectorEnv(NextStepVectorEnv):
+class CountdownVectorEnv(AutoresetVectorEnv):
     """Sub-env ``i`` runs :class:`Countdown` episodes of ``i + 1`` steps, batched."""
 
-    def __init__(self, num_envs: int = 3):
-        super().__init__(num_envs)
+    def __init__(self, num_envs: int = 3, autoreset_mode="next_step"):
+        super().__init__(num_envs, autoreset_mode)
         self._set_single_spaces(ACTION, OBSERVATION)
         self.length = np.arange(1, self.num_envs + 1)
         self.t = np.zeros(self.num_envs, dtype=np.int64)
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed, options=options)
-        self.t[:] = 0
-        return self.t[:, None].astype(np.float32), {}
+    def _reset_rows(self, rows):
+        self.t[rows] = 0
+
+    def _observe(self):
+        return self.t[:, None].astype(np.float32)
 
     def step(self, actions):
         resetting = self._begin_step()
@@ -61,7 +62,7 @@ class CountdownVectorEnv(NextStepVectorEnv):
         reward = np.where(active, np.asarray(actions) + 1, 0)  # integers: _step_result makes them float64
         terminated = active & (self.t >= self.length)
         info = self._masked_info({"t": self.t.copy()}, active)
-        return self._step_result(self.t[:, None].astype(np.float32), reward, terminated, info)
+        return self._step_result(self._observe(), reward, terminated, info)
 
 
 def test_metadata_and_batched_spaces():
@@ -142,12 +143,46 @@ def test_agrees_with_gymnasiums_sync_vector_env():
             np.testing.assert_array_equal(ia["t"][mask], ib["t"][mask])
 
 
+def test_same_step_agrees_with_gymnasiums_sync_vector_env():
+    native = CountdownVectorEnv(3, autoreset_mode="same_step")
+    assert native.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert type(native).metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP  # per instance, not the class's
+    sync = SyncVectorEnv([lambda k=k: Countdown(k) for k in (1, 2, 3)], autoreset_mode=AutoresetMode.SAME_STEP)
+    np.testing.assert_array_equal(native.reset(seed=0)[0], sync.reset(seed=0)[0])
+    rng = np.random.default_rng(1)
+    ended = 0
+    for _ in range(12):
+        act = rng.integers(0, 3, size=3)
+        oa, ra, ta, _, ia = native.step(act)
+        ob, rb, tb, _, ib = sync.step(act)
+        np.testing.assert_array_equal(oa, ob)
+        np.testing.assert_array_equal(ra, rb)  # every step is a real step: no reward-0 reset steps
+        np.testing.assert_array_equal(ta, tb)
+        assert (ra > 0).all()
+        for key in ("_final_obs", "_final_info", "_t"):
+            np.testing.assert_array_equal(ia.get(key, np.zeros(3, dtype=bool)), ib.get(key, np.zeros(3, dtype=bool)), err_msg=key)
+        if tb.any():
+            ended += int(tb.sum())
+            for i in np.flatnonzero(tb):
+                np.testing.assert_array_equal(ia["final_obs"][i], ib["final_obs"][i])
+            fa, fb = ia["final_info"], ib["final_info"]
+            np.testing.assert_array_equal(fa["_t"], fb["_t"])
+            np.testing.assert_array_equal(fa["t"][fb["_t"]], fb["t"][fb["_t"]])
+    assert ended >= 12  # every sub-env ended several times
+
+
+@pytest.mark.parametrize("mode", ["disabled", "NEXT", 1, None])
+def test_unknown_autoreset_mode_is_refused(mode):
+    with pytest.raises(ValueError, match=re.escape(f"autoreset_mode={mode!r}; expected 'next_step' or 'same_step'")):
+        CountdownVectorEnv(2, autoreset_mode=mode)
+
+
 def test_masked_info_puts_values_then_independent_masks():
     mask = np.array([True, False])
     values = {"a": np.array([1, 2]), "b": np.array([3.0, 4.0]), "c": np.array([5, 6])}
-    info = NextStepVectorEnv._masked_info(values, mask)
+    info = AutoresetVectorEnv._masked_info(values, mask)
     assert list(info) == ["a", "b", "c", "_a", "_b", "_c"]
     assert info["a"] is values["a"] and info["_b"].tolist() == [True, False]
     info["_a"][1] = True
     assert info["_b"].tolist() == [True, False] and mask.tolist() == [True, False]
-    assert list(NextStepVectorEnv._masked_info(values, mask, ("c", "a"))) == ["c", "a", "_c", "_a"]
+    assert list(AutoresetVectorEnv._masked_info(values, mask, ("c", "a"))) == ["c", "a", "_c", "_a"]

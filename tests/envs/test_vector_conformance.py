@@ -1,5 +1,6 @@
 """What every native vector env must do, checked on all five: ``make_vec`` builds it, it agrees
-step for step with gymnasium's ``SyncVectorEnv`` (NEXT_STEP autoreset) over the single env, and it
+step for step with gymnasium's ``SyncVectorEnv`` over the single env (NEXT_STEP and SAME_STEP
+autoreset: observations, rewards, terminations, info, action masks, final info), and it
 guards ``num_envs`` and ``step()`` before ``reset()``; the one-step envs also agree with their
 single env row by row."""
 
@@ -99,17 +100,28 @@ def _close(a, b, exact: bool) -> None:
     (np.testing.assert_array_equal if exact else np.testing.assert_allclose)(a, b)
 
 
+def _agree_masked(ia: dict, ib: dict, key: str, n: int, exact: bool) -> None:
+    """``info[key]`` of the native and the sync env agree under gymnasium's ``_key`` masks."""
+    none = np.zeros(n, dtype=bool)
+    mask = ib.get("_" + key, none)
+    np.testing.assert_array_equal(ia.get("_" + key, none), mask, err_msg=key)
+    if mask.any():
+        _close(np.asarray(ia[key])[mask], np.asarray(ib[key])[mask], exact)
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP], ids=["next_step", "same_step"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_native_vector_env_agrees_with_sync_vector_env(case):
+def test_native_vector_env_agrees_with_sync_vector_env(case, mode):
     n = 3
-    native = gym.make_vec(case.env_id, num_envs=n, vectorization_mode="vector_entry_point", **case.sync)
-    sync = gym.make_vec(case.env_id, num_envs=n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP},
-                        **case.sync)
-    a, _ = native.reset(seed=case.seed)
-    b, _ = sync.reset(seed=case.seed)
+    native = gym.make_vec(case.env_id, num_envs=n, vectorization_mode="vector_entry_point", autoreset_mode=mode, **case.sync)
+    sync = gym.make_vec(case.env_id, num_envs=n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **case.sync)
+    assert native.metadata["autoreset_mode"] == mode
+    a, ia = native.reset(seed=case.seed)
+    b, ib = sync.reset(seed=case.seed)
     _close(a, b, case.exact)
+    _agree_masked(ia, ib, "action_mask", n, True)
     rng = np.random.default_rng(0)
-    key, none = case.info_key, np.zeros(n, dtype=bool)
+    ended = 0
     for _ in range(case.steps):
         act = case.actions(rng, native, n)
         oa, ra, ta, tra, ia = native.step(act)
@@ -118,10 +130,18 @@ def test_native_vector_env_agrees_with_sync_vector_env(case):
         _close(ra, rb, case.exact)
         np.testing.assert_array_equal(ta, tb)
         np.testing.assert_array_equal(tra, trb)
-        mask = ib.get("_" + key, none)
-        np.testing.assert_array_equal(ia.get("_" + key, none), mask)
-        if mask.any():
-            _close(ia[key][mask], ib[key][mask], case.exact)
+        _agree_masked(ia, ib, case.info_key, n, case.exact)
+        _agree_masked(ia, ib, "action_mask", n, True)  # the mask of the state each observation describes
+        if mode == AutoresetMode.SAME_STEP:
+            np.testing.assert_array_equal(ia.get("_final_info", np.zeros(n, bool)), ib.get("_final_info", np.zeros(n, bool)))
+            if tb.any():
+                ended += int(tb.sum())
+                for key in (case.info_key, "fitness", "design"):
+                    _agree_masked(ia["final_info"], ib["final_info"], key, n, case.exact)
+                for i in np.flatnonzero(tb):
+                    _close(ia["final_obs"][i], ib["final_obs"][i], case.exact)
+    if mode == AutoresetMode.SAME_STEP:
+        assert ended > 0
 
 
 @pytest.mark.parametrize("case", ENV_CASES, ids=[c.id for c in ENV_CASES])

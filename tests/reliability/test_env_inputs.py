@@ -172,7 +172,8 @@ def test_early_exit_infos_match_step_for_step():
     single, vector = _envs(5)  # two_level
     _, s_info = single.reset(seed=0)
     _, v_info = vector.reset(seed=0)
-    assert set(s_info) == {"mode", "exit_model"} and all(v_info[k].tolist() == [s_info[k]] * NUM_ENVS for k in s_info)
+    assert set(s_info) == {"mode", "exit_model", "action_mask"}
+    assert all(np.asarray(v_info[k]).tolist() == [np.asarray(s_info[k]).tolist()] * NUM_ENVS for k in s_info)
     action = np.asarray(single.action_space.sample())
     action[0] = 1
     for _ in range(2):
