@@ -6,8 +6,8 @@
 Every number in a reward comes from a cost model in :mod:`codesign_gym.costmodels`.
 """
 
-from codesign_gym.envs.registration import ENV_IDS, problem_class, register_all
+from codesign_gym.envs.registration import ALL_IDS, ENV_IDS, VARIANT_IDS, env_classes, problem_class, register_all
 
 register_all()
 
-__all__ = ["ENV_IDS", "problem_class", "register_all"]
+__all__ = ["ALL_IDS", "ENV_IDS", "VARIANT_IDS", "env_classes", "problem_class", "register_all"]

@@ -13,7 +13,7 @@ def test_every_python_folder_is_a_listed_package():
     listed = set(config["packages"])
     dirs = config["package-dir"]
     assert listed == set(dirs), "packages and package-dir must name the same packages"
-    for top in ("costmodels", "envs", "agents", "experiments"):
+    for top in ("costmodels", "envs", "wrappers", "agents", "experiments"):
         for folder in [ROOT / top, *[p for p in (ROOT / top).rglob("*") if p.is_dir()]]:
             if folder.name == "__pycache__" or not any(folder.glob("*.py")):
                 continue
