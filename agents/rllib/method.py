@@ -101,9 +101,13 @@ class RLlibMethod(Method):
         (``name`` names it, default the method's), or, with ``then``, ``then(algo)``'s value
         (training episodes are then not priced). Resumes from and saves checkpoints (see
         :class:`~codesign_gym.agents.rllib.run_options.RLlibOptions`)."""
+        from codesign_gym.agents.threads import limit_threads
+
         run = _TrainingRun(problem, name or self.name, seed, self.rllib, price=then is None)
         best = run.standing(on_progress)
-        algo = self.algorithm_config(problem, seed).build_algo()
+        config = self.algorithm_config(problem, seed)
+        limit_threads(config.num_cpus_for_main_process)  # the learner (and a local env runner) train here
+        algo = config.build_algo()
         try:
             run.train(algo, episodes, best)
             return best if then is None else then(algo)

@@ -20,6 +20,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_EPISODES_LIFETIME
 
 from codesign_gym.agents.rllib.callback import DesignCallback, finished_designs
 from codesign_gym.agents.rllib.run_options import ALGORITHMS, MODULES, RLlibOptions
+from codesign_gym.agents.threads import thread_environment
 
 #: Prefix of the ids RLlib's env runners make: gymnasium imports the module (which registers the ids) first.
 ENV_MODULE_PREFIX = "codesign_gym.envs:"
@@ -75,6 +76,9 @@ def build_algorithm_config(
     sub-envs on each of ``num_env_runners`` remote env runners (0: in this process).
     ``rllib``'s options that are set replace ``num_env_runners``, ``envs_per_runner``,
     ``episodes_per_batch`` and ``lr``; its learners, env-runner CPUs and fault tolerance apply.
+    Each remote env runner gets one torch/BLAS thread per CPU it reserves
+    (:func:`~codesign_gym.agents.threads.thread_environment`); the driver's threads are set by
+    :meth:`~codesign_gym.agents.rllib.method.RLlibMethod.train`.
 
     Raises:
         ValueError: an unknown ``algorithm`` or ``module``.
@@ -93,6 +97,7 @@ def build_algorithm_config(
             rollout_fragment_length="auto",
         )
         .rl_module(rl_module_spec=spec)
+        .python_environment(extra_python_environs_for_worker=thread_environment(rllib.num_cpus_per_env_runner))
         .callbacks(DesignCallback)
         .debugging(seed=seed, log_level="ERROR")
         .reporting(metrics_num_episodes_for_smoothing=episodes_per_batch)
