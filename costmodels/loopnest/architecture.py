@@ -38,7 +38,9 @@ class StorageLevel:
     ``block_size``: words per access (Timeloop's ``width / (datawidth * cluster_size)``).
     ``cluster_size``: instances that share one physical access (e.g. a 512-bit register
     feeding 64 MAC lanes): an access is charged once per utilized cluster, not per instance. ``read_bandwidth`` /
-    ``write_bandwidth``: words per cycle per instance (``None`` = unlimited). ``keeps``: data
+    ``write_bandwidth`` / ``shared_bandwidth``: words per cycle per instance for reads, for
+    writes (fills + updates), and for both together (``None`` = unlimited; Timeloop's
+    attributes of those names). ``keeps``: data
     spaces this level may hold (``None`` = any; the mapping chooses keep/bypass).
     """
 
@@ -55,6 +57,7 @@ class StorageLevel:
     dummy: bool = False
     component_class: str = ""
     cluster_size: int = 1
+    shared_bandwidth: float | None = None
 
     def __post_init__(self) -> None:
         for field in ("instances", "mesh_x", "mesh_y", "word_bits", "block_size", "cluster_size"):
@@ -65,7 +68,7 @@ class StorageLevel:
             raise ValueError(f"storage level {self.name!r}: mesh {self.mesh_x}x{self.mesh_y} != instances {self.instances}")
         if self.capacity_words is not None and (not isinstance(self.capacity_words, int) or self.capacity_words < 0):
             raise ValueError(f"storage level {self.name!r}: capacity_words={self.capacity_words!r}; expected a non-negative integer or None")
-        for field in ("read_bandwidth", "write_bandwidth"):
+        for field in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
             value = getattr(self, field)
             if value is not None and not value > 0:
                 raise ValueError(f"storage level {self.name!r}: {field}={value!r}; expected a positive number or None")

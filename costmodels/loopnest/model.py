@@ -26,9 +26,12 @@ What is counted (Timeloop v3 semantics, checked on its reference outputs):
   product of the spatial factors above the level). Energy charges one action per block of
   ``block_size`` words: ``(reads * E_read + fills * E_write + updates * E_update) / block``,
   plus ``MACs * E_mac``; no leakage and no network (wire) energy.
-* **Cycles** are the product of all temporal factors, stretched when a level's per-instance
-  read or write traffic exceeds its bandwidth (Timeloop's bandwidth throttling; none of the
-  reference cases is throttled, so that part is untested against Timeloop).
+* **Cycles** are the product of all temporal factors (compute cycles), stretched by
+  Timeloop's bandwidth throttling: a level whose per-instance read, write or shared
+  (read + write) demand in words per cycle exceeds its bandwidth takes
+  ``ceil(compute_cycles / slowdown)`` cycles, the slowdown being the smallest ratio of
+  bandwidth to demand; the run takes the largest over the levels (:func:`throttled_cycles`
+  follows Timeloop's floating-point steps, so its rounding matches to the cycle).
 
 Overflow: counts are int64 and never wrap. A problem whose MACs or data-space sizes do not fit
 int64 is refused when it is built (:class:`~.problem.Problem`); a mapping whose factors could
@@ -317,7 +320,8 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
     compute_energy = np.full(B, macs * arch.compute.mac_energy, dtype=np.float64)
     energy = energy_by_level.sum(axis=1) + compute_energy
 
-    cycles, cycles_over, cycles_f = _throttled_cycles(arch, compute_cycles, reads, fills, updates, utilized[:, :L])
+    cycles, cycles_over, cycles_f = throttled_cycles(arch, compute_cycles, reads, fills, updates, utilized[:, :L])
+    cycles_over = cycles_over & ~over  # rows already over were priced as trivial mappings
     over = over | cycles_over
     count_bound = np.where(cycles_over, cycles_f, count_bound)
 
@@ -326,7 +330,7 @@ def _evaluate_chunk(problem: Problem, arch: Architecture, mapping: Mapping, lo: 
         code[over] = 5
         for a in (cycles, compute_cycles, utilized, utilized_capacity, reads, fills, updates, energy_by_level, compute_energy, energy):
             a[over] = 0
-        explainer = _overflow_explainer(explainer, code, count_bound)
+        explainer = _overflow_explainer(explainer, code, count_bound, cycles_over)
     utilization = np.divide(macs, (cycles * arch.compute.instances).astype(np.float64),
                             out=np.zeros(B, dtype=np.float64), where=cycles > 0)
     return LoopNestResult(
@@ -368,9 +372,12 @@ def _max_axis_span(totals, proj: np.ndarray) -> float:
     return float(spans.max()) if spans.size else 0.0
 
 
-def _overflow_explainer(explain, code, count_bound):
-    """``explain`` extended with the message of code 5 (counts beyond int64)."""
+def _overflow_explainer(explain, code, count_bound, cycles_over):
+    """``explain`` extended with the message of code 5 (counts, or throttled cycles, beyond int64)."""
     def explain_all(b: int) -> str:
+        if code[b] == 5 and cycles_over[b]:
+            return (f"bandwidth-throttled cycles would not fit in int64: ~{count_bound[b]:.3g} "
+                    f"(at most {np.iinfo(np.int64).max} can be represented); expected larger bandwidths")
         if code[b] == 5:
             return (f"counts would not fit in int64: the loop factors bound them by ~{count_bound[b]:.3g} "
                     f"(at most {np.iinfo(np.int64).max} can be represented); expected smaller factors or problem bounds")
@@ -424,22 +431,53 @@ def _utilized_clusters(arch: Architecture, level: int, spatial_x, spatial_y) -> 
     raise ValueError(f"level {lvl.name!r}: cluster_size {c} must divide, or be a multiple of, meshX {mx}")
 
 
-def _throttled_cycles(arch: Architecture, compute_cycles, reads, fills, updates, utilized) -> np.ndarray:
-    """Timeloop's bandwidth throttling: cycles grow by the worst ratio of per-instance traffic
-    (words/cycle) to a level's read or write bandwidth. Returns ``(cycles int64, over, cycles
-    float64)`` (B,): ``over`` marks rows whose stretched cycles do not fit int64 (their cycles: 0)."""
-    slowdown = np.ones(compute_cycles.shape, dtype=np.float64)
-    for l, lvl in enumerate(arch.levels):
-        per_instance_cycles = compute_cycles.astype(np.float64) * utilized[:, l]  # float: the product may pass 2^63
-        if lvl.read_bandwidth is not None:
-            slowdown = np.maximum(slowdown, reads[:, l].sum(1) / (per_instance_cycles * lvl.read_bandwidth))
-        if lvl.write_bandwidth is not None:
-            slowdown = np.maximum(slowdown, (fills[:, l].sum(1) + updates[:, l].sum(1)) / (per_instance_cycles * lvl.write_bandwidth))
-    throttled = slowdown > 1
-    stretched = np.ceil(compute_cycles * slowdown)
+def throttled_cycles(arch: Architecture, compute_cycles, reads, fills, updates, utilized):
+    """Timeloop's bandwidth throttling (``BufferLevel::ComputePerformance`` and
+    ``Topology::ComputeStats``, v3.0.3), with its floating-point steps in its order so that
+    the rounding is the same:
+
+    * per level and data space, the per-instance demand in words per cycle is
+      ``double(count) / compute_cycles``, reads for the read demand and fills + updates for
+      the write demand; the level's read (write) demand is the sum over data spaces in the
+      problem's order, accumulated from 0.0;
+    * the level's slowdown starts at 1.0 and takes the minimum with ``read_bandwidth /
+      read demand``, ``write_bandwidth / write demand`` and ``shared_bandwidth / (write +
+      read demand)``, each only where the bandwidth is given and below its demand;
+    * the level takes ``ceil(compute_cycles / slowdown)`` cycles and the run the largest of
+      these over the levels and compute (``compute_cycles``): slowdowns do not compound.
+
+    Per-instance counts are the totals over utilized instances divided by them (exact).
+    Returns ``(cycles int64, over, cycles float64)`` (B,): ``over`` marks rows whose
+    stretched cycles do not fit int64 (their cycles: 0)."""
+    limited = [(l, lvl) for l, lvl in enumerate(arch.levels)
+               if lvl.read_bandwidth is not None or lvl.write_bandwidth is not None or lvl.shared_bandwidth is not None]
+    if not limited:
+        return compute_cycles, np.zeros(compute_cycles.shape, dtype=bool), compute_cycles.astype(np.float64)
+    cc = compute_cycles.astype(np.float64)
+    slowdown = np.ones(cc.shape, dtype=np.float64)
+    S = reads.shape[2]
+    for l, lvl in limited:
+        inst = np.maximum(utilized[:, l], 1)
+        read_demand = np.zeros(cc.shape, dtype=np.float64)
+        write_demand = np.zeros(cc.shape, dtype=np.float64)
+        for s in range(S):  # data space by data space, as Timeloop accumulates them
+            read_demand = read_demand + (reads[:, l, s] // inst).astype(np.float64) / cc
+            write_demand = write_demand + ((fills[:, l, s] + updates[:, l, s]) // inst).astype(np.float64) / cc
+        for bandwidth, demand in ((lvl.read_bandwidth, read_demand), (lvl.write_bandwidth, write_demand),
+                                  (lvl.shared_bandwidth, None)):
+            if bandwidth is None:
+                continue
+            if demand is None:
+                demand = write_demand + read_demand
+            short = bandwidth < demand  # only then can bandwidth / demand be below 1 (demand > 0)
+            ratio = np.divide(bandwidth, demand, out=np.ones(cc.shape, dtype=np.float64), where=short)
+            slowdown = np.minimum(slowdown, ratio)
+    throttled = slowdown < 1.0
+    # max over levels of ceil(cc / slowdown_l) == ceil(cc / min slowdown): IEEE division is monotone.
+    stretched = np.where(throttled, np.ceil(cc / slowdown), cc)
     over = throttled & ~(stretched < 2.0 ** 63)  # also NaN / inf
     cycles = np.where(throttled, np.where(over, 0.0, stretched).astype(np.int64), compute_cycles)
-    return cycles, over, np.where(throttled, stretched, compute_cycles.astype(np.float64))
+    return cycles, over, stretched
 
 
 def _validity(problem, arch, temporal, spatial_x, spatial_y, keep, utilized_capacity):

@@ -191,12 +191,15 @@ def _storage_level(comp: TMapping, ert: TMapping) -> StorageLevel:
     actions = ert.get(name, {})
     energy = ActionEnergy(read=actions.get("read", 0.0), write=actions.get("write", 0.0),
                           update=actions.get("update", actions.get("write", 0.0)), leak=actions.get("leak", 0.0))
-    rbw = attrs.get("read_bandwidth")
-    wbw = attrs.get("write_bandwidth")
+    # Timeloop (BufferLevel::ParseSpecs): the deprecated `bandwidth` gives read = write = bandwidth / 2,
+    # `read_bandwidth` / `write_bandwidth` override it; `shared_bandwidth` caps reads + writes.
+    half = float(attrs["bandwidth"]) / 2 if attrs.get("bandwidth") else None
+    rbw, wbw, sbw = (attrs.get(key) for key in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"))
     return StorageLevel(
         name=name, instances=count, mesh_x=mesh_x, mesh_y=mesh_y, capacity_words=capacity, word_bits=word_bits,
-        block_size=int(block), energy=energy, read_bandwidth=float(rbw) if rbw else None,
-        write_bandwidth=float(wbw) if wbw else None, dummy=dummy, component_class=cls, cluster_size=cluster,
+        block_size=int(block), energy=energy, read_bandwidth=float(rbw) if rbw else half,
+        write_bandwidth=float(wbw) if wbw else half, shared_bandwidth=float(sbw) if sbw else None,
+        dummy=dummy, component_class=cls, cluster_size=cluster,
     )
 
 
