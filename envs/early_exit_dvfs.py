@@ -24,6 +24,7 @@ from gymnasium import spaces
 
 from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
 from codesign_gym.costmodels.xavier.exits import check_threshold
+from codesign_gym.costmodels.xavier.model import check_scope
 from codesign_gym.envs.options import make_problem
 from codesign_gym.envs.problem import DesignSpace, Evaluation, KnownPoint, Objective, Problem
 from codesign_gym.envs.sequential import SequentialChoices
@@ -110,8 +111,11 @@ class EarlyExitDVFSProblem(Problem):
         accuracy_weight, energy_weight: weights of the scalarized objective (>= 0, not both 0).
         accuracy_target, deadline_ms: constraints of the constrained objective (at least one).
         mode: ``one_shot``, ``two_level`` or ``sequential`` (the envs' episodes; evaluation does not depend on it).
+        energy_scope: what the energy counts: ``module`` (every module rail, comparable with
+            HADAS's measurements; default) or ``gpu_rail`` (the GPU rail alone, what the
+            perf_prediction power rows measure). A non-default scope is appended to :attr:`label`.
         xavier: a built :class:`XavierSpace` to use (default: one for ``dataset``, ``exit_set``,
-            ``backbones``); not part of :attr:`options`.
+            ``backbones``, ``energy_scope``); not part of :attr:`options`.
     """
 
     env_id = "codesign/EarlyExitDVFS-v0"
@@ -121,10 +125,12 @@ class EarlyExitDVFSProblem(Problem):
                  policy: str = "threshold", thresholds: Sequence[float] = DEFAULT_THRESHOLDS, power_mode: str | None = None,
                  objective: str = "scalarized", accuracy_weight: float = 1.0, energy_weight: float = 1.0,
                  accuracy_target: float | None = None, deadline_ms: float | None = None, mode: str = "one_shot",
-                 xavier: XavierSpace | None = None):
+                 energy_scope: str = "module", xavier: XavierSpace | None = None):
         self.thresholds = _check_choices(policy, objective, mode, thresholds)
         self.accuracy_target, self.deadline_ms = _check_weights(objective, accuracy_weight, energy_weight, accuracy_target, deadline_ms)
-        self.xavier = xavier or XavierSpace(dataset, exit_set, backbones)
+        check_scope(energy_scope)
+        self.xavier = xavier or XavierSpace(dataset, exit_set, backbones, scope=energy_scope)
+        self.energy_scope = self.xavier.scope
         self.dataset, self.exit_set, self.policy, self.kind, self.mode = self.xavier.dataset, self.xavier.exit_set, policy, objective, mode
         self.accuracy_weight, self.energy_weight = float(accuracy_weight), float(energy_weight)
         board = load_board()
@@ -141,14 +147,16 @@ class EarlyExitDVFSProblem(Problem):
             "dataset": dataset, "exit_set": exit_set, "backbones": None if backbones is None else list(backbones), "policy": policy,
             "thresholds": self.thresholds.tolist(), "power_mode": power_mode, "objective": objective,
             "accuracy_weight": self.accuracy_weight, "energy_weight": self.energy_weight, "accuracy_target": self.accuracy_target,
-            "deadline_ms": self.deadline_ms, "mode": mode,
+            "deadline_ms": self.deadline_ms, "mode": mode, "energy_scope": self.energy_scope,
         }
         self._bounds()
 
     @property
     def label(self) -> str:
-        """``dataset|exit_set|policy`` (the results' ``problem`` column)."""
-        return f"{self.dataset}|{self.exit_set}|{self.policy}"
+        """``dataset|exit_set|policy`` (the results' ``problem`` column), ``|gpu_rail`` appended
+        with that energy scope."""
+        base = f"{self.dataset}|{self.exit_set}|{self.policy}"
+        return base if self.energy_scope == "module" else f"{base}|{self.energy_scope}"
 
     def _bounds(self) -> None:
         """``energy_ref_mj``: the largest (most energy per inference) static backbone's energy at the

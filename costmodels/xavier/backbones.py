@@ -23,9 +23,12 @@ Per segment (stem, each block, each exit head, final head) the tables hold MACs 
 multiply-accumulates, AttentiveNAS's FLOPs counter), FLOPs (2 x MACs plus one per output element
 of every BN, activation, pool, add and multiply layer), parameters (conv/linear weights and
 biases, 4 per BN channel as Keras counts them), activations (output elements summed over every
-layer, Keras-style), layers (every conv, BN, activation, pool, add and multiply) and bytes moved
-``4 * (parameters + activations)`` (FP32). The same definitions describe the measured networks
-the timing model is fitted on (see :mod:`.fit`), so the fitted scale applies to these tables.
+layer, Keras-style), layers (every conv, BN, activation, pool, add and multiply), bytes moved
+``4 * (parameters + activations)`` (FP32), the parameters of the linear (fully connected) layers
+among them, and the input elements the host copies in (the image, stem only). The same
+definitions describe the measured networks the timing and power models are fitted on (their
+``nb_params_fc`` and ``input_size`` columns; see :mod:`.fit`), so the fitted scale applies to
+these tables.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ DATASET_CLASSES: dict[str, int] = {"cifar-100": 100, "tiny-imagenet": 200}
 EXIT_CONV_CHANNELS = 224
 #: Bytes per element (FP32 inference, as measured).
 BYTES_PER_ELEMENT = 4
-FEATURES = ("macs", "flops", "params", "activations", "layers", "bytes")
+FEATURES = ("macs", "flops", "params", "activations", "layers", "bytes", "fc_params", "input_elements")
 
 
 def make_divisible(v: float, divisor: int = 8) -> int:
@@ -79,7 +82,7 @@ class _Counter:
     """Accumulates the work of one segment, layer by layer."""
 
     def __init__(self):
-        self.macs = self.flops = self.params = self.activations = self.layers = 0
+        self.macs = self.flops = self.params = self.activations = self.layers = self.fc_params = self.input_elements = 0
 
     def conv(self, cin: int, cout: int, k: int, hout: int, groups: int = 1, bias: bool = False) -> None:
         macs = cin // groups * cout * k * k * hout * hout
@@ -93,6 +96,7 @@ class _Counter:
         self.macs += fin * fout
         self.flops += 2 * fin * fout
         self.params += fin * fout + fout
+        self.fc_params += fin * fout + fout
         self.activations += fout
         self.layers += 1
 
@@ -105,14 +109,14 @@ class _Counter:
 
     def row(self) -> tuple[int, ...]:
         return (self.macs, self.flops, self.params, self.activations, self.layers,
-                BYTES_PER_ELEMENT * (self.params + self.activations))
+                BYTES_PER_ELEMENT * (self.params + self.activations), self.fc_params, self.input_elements)
 
 
 @dataclasses.dataclass(frozen=True)
 class BackboneWork:
     """Work tables of one backbone with exits for ``num_classes`` classes (int64 arrays).
 
-    ``stem`` (6,), ``blocks`` (B, 6), ``exits`` (E, 6), ``head`` (6,): columns in
+    ``stem`` (8,), ``blocks`` (B, 8), ``exits`` (E, 8), ``head`` (8,): columns in
     :data:`FEATURES` order. ``exit_after[e]`` is the block (0-based) exit ``e`` follows;
     ``block_out[b]`` = (channels, side) of block ``b``'s output.
     """
@@ -151,6 +155,7 @@ def backbone_work(config: BackboneConfig, num_classes: int, strides: tuple[int, 
     """Exact work tables of ``config`` (see the module docstring); ``strides``/``se`` per stage."""
     r = config.resolution
     stem = _Counter()
+    stem.input_elements = 3 * r * r  # the RGB image the host feeds in
     side = (r + 2 - 3) // 2 + 1
     c0 = config.width[0]
     stem.conv(3, c0, 3, side)

@@ -23,6 +23,7 @@ import numpy as np
 from codesign_gym.costmodels.xavier.backbones import FEATURES, check_backbone, check_dataset, load_backbone
 from codesign_gym.costmodels.xavier.board import XavierBoard, load_board
 from codesign_gym.costmodels.xavier.exits import (
+    EXIT_SETS,
     POLICIES,
     ExitBehaviour,
     available_backbones,
@@ -32,7 +33,17 @@ from codesign_gym.costmodels.xavier.exits import (
     oracle_policy,
     threshold_policy,
 )
-from codesign_gym.costmodels.xavier.model import VoltageCurve, XavierParams, default_voltage_curve, load_params, segment_cost
+from codesign_gym.costmodels.xavier.model import (
+    WORK,
+    OtherRails,
+    VoltageCurve,
+    XavierParams,
+    check_scope,
+    default_other_rails,
+    default_voltage_curve,
+    load_params,
+    segment_cost,
+)
 
 POLICY_LABELS = {"oracle": "oracle (upper bound)", "threshold": "threshold (modelled)"}
 
@@ -42,6 +53,14 @@ def stored_rho() -> float:
     """The fitted exit-overlap ``rho`` (``data/fit_exit_rho.json``, see :mod:`.fit`)."""
     path = resources.files("codesign_gym.costmodels.xavier").joinpath("data", "fit_exit_rho.json")
     return float(json.loads(path.read_text())["rho"])
+
+
+def work_rows(table: np.ndarray) -> np.ndarray:
+    """:mod:`.backbones` rows (..., FEATURES) as :data:`.model.WORK` rows (FP32 bytes)."""
+    t = np.asarray(table, dtype=np.float64)
+    col = lambda name: t[..., FEATURES.index(name)]  # noqa: E731
+    return np.stack([col("flops"), 4.0 * (col("params") - col("fc_params")), 4.0 * col("fc_params"), 4.0 * col("activations"),
+                     4.0 * col("input_elements"), col("layers")], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,13 +89,19 @@ class XavierSpace:
         backbones: subset to offer (default: every backbone with exit data).
         behaviour: ``{backbone: ExitBehaviour}`` to use per-sample data instead of the latent model.
         rho: exit overlap of the latent model (default: the stored fit).
-        params, voltage: timing/power parameters and voltage curve (default: the stored ones).
+        params, voltage, rails: timing/power parameters, voltage curve and split of the non-GPU
+            rails (default: the stored ones).
+        scope: what energy counts: ``module`` (every module rail, comparable with HADAS's
+            measurements) or ``gpu_rail`` (the GPU rail alone, what the perf_prediction power rows
+            measure); see :mod:`.model`.
     """
 
     def __init__(self, dataset: str = "cifar-100", exit_set: str = "current", backbones: Sequence[str] | None = None,
                  behaviour: dict[str, ExitBehaviour] | None = None, rho: float | None = None,
-                 params: XavierParams | None = None, voltage: VoltageCurve | None = None):
+                 params: XavierParams | None = None, voltage: VoltageCurve | None = None, scope: str = "module",
+                 rails: OtherRails | None = None):
         check_dataset(dataset)
+        check_scope(scope)
         have = available_backbones(dataset, exit_set)
         names = tuple(backbones) if backbones is not None else have
         if not names:
@@ -84,11 +109,15 @@ class XavierSpace:
         for b in names:
             check_backbone(b)
             if b not in have:
-                raise ValueError(f"backbone {b!r} has no exit accuracies for {dataset} ({exit_set} exits); expected one of {list(have)}")
+                others = [e for e in EXIT_SETS if e != exit_set and b in available_backbones(dataset, e)]
+                hint = f"; exit_set {others[0]!r} has it" if others else "; its static network needs none (static_backbone)"
+                raise ValueError(f"backbone {b!r} has no exit accuracies for {dataset} ({exit_set} exits); expected one of {list(have)}{hint}")
         self.dataset, self.exit_set, self.backbones = dataset, exit_set, names
         self.board: XavierBoard = load_board()
         self.params = params or load_params()
         self.voltage = voltage or default_voltage_curve()
+        self.rails = rails or default_other_rails()
+        self.scope = scope
         self.rho = stored_rho() if rho is None else float(rho)
         self.work = [load_backbone(b, dataset) for b in names]
         self.num_exits = np.array([w.config.num_exits for w in self.work], dtype=np.int64)
@@ -100,18 +129,17 @@ class XavierSpace:
         for b, beh in zip(names, self.behaviour):
             if beh.num_exits != self.work[names.index(b)].config.num_exits:
                 raise ValueError(f"behaviour of {b} has {beh.num_exits} exits; expected {self.work[names.index(b)].config.num_exits}")
-        # padded (K, S, 3) flops/bytes/layers: segments = stem, blocks (padded), final head; exits (K, E_max, 3)
-        cols = [FEATURES.index(c) for c in ("flops", "bytes", "layers")]
+        # padded (K, S, W) work rows (:data:`.model.WORK`): segments = stem, blocks (padded), final head; exits (K, E_max, W)
         S = int(self.num_blocks.max()) + 2
-        self._seg = np.zeros((len(names), S, 3))
-        self._exit = np.zeros((len(names), self.max_exits, 3))
+        self._seg = np.zeros((len(names), S, len(WORK)))
+        self._exit = np.zeros((len(names), self.max_exits, len(WORK)))
         self._exit_after = np.zeros((len(names), self.max_exits), dtype=np.int64)
         for k, w in enumerate(self.work):
             nb = w.config.num_blocks
-            self._seg[k, 0] = w.stem[cols]
-            self._seg[k, 1 : nb + 1] = w.blocks[:, cols]
-            self._seg[k, S - 1] = w.head[cols]
-            self._exit[k, : w.config.num_exits] = w.exits[:, cols]
+            self._seg[k, 0] = work_rows(w.stem)
+            self._seg[k, 1 : nb + 1] = work_rows(w.blocks)
+            self._seg[k, S - 1] = work_rows(w.head)
+            self._exit[k, : w.config.num_exits] = work_rows(w.exits)
             self._exit_after[k, : w.config.num_exits] = w.exit_after
 
     def backbone_index(self, names) -> np.ndarray:
@@ -127,9 +155,11 @@ class XavierSpace:
         """(K, F) energy (mJ) of running every block, every exit head and the final head of each
         backbone at F frequency triples: an upper bound of any design's energy there."""
         f = [np.asarray(v, dtype=np.float64)[None, :, None] for v in (gpu_mhz, emc_mhz, cpu_mhz)]
-        tab = np.concatenate([self._seg, self._exit], axis=1)[:, None, :, :]  # (K, 1, S + E, 3)
-        c = segment_cost(tab[..., 0], tab[..., 1], tab[..., 2], *f, self.params, self.voltage, self.board, tpc_fraction)
-        return 1e3 * c.energy_j.sum(axis=2)
+        tab = np.concatenate([self._seg, self._exit], axis=1)[:, None, :, :]  # (K, 1, S + E, W)
+        return 1e3 * self._cost(tab, *f, tpc_fraction).energy_j.sum(axis=2)
+
+    def _cost(self, work, gpu_mhz, emc_mhz, cpu_mhz, tpc_fraction):
+        return segment_cost(work, gpu_mhz, emc_mhz, cpu_mhz, self.params, self.voltage, self.board, tpc_fraction, self.scope, self.rails)
 
     def policy_outcome(self, k: int, attached: np.ndarray, policy: str, threshold=0.8):
         """Exit shares (C, E_k + 1) and accuracy (C,) of backbone index ``k`` for masks (C, E_k):
@@ -147,8 +177,8 @@ class XavierSpace:
         nb = int(self.num_blocks[k])
         f = [np.asarray(v, dtype=np.float64)[:, None] for v in (gpu_mhz, emc_mhz, cpu_mhz)]
         S = self._seg.shape[1]
-        seg = segment_cost(*(self._seg[k][None, :, i] for i in range(3)), *f, self.params, self.voltage, self.board, tpc_fraction)
-        head = segment_cost(*(self._exit[k][None, :E, i] for i in range(3)), *f, self.params, self.voltage, self.board, tpc_fraction)
+        seg = self._cost(self._seg[k][None], *f, tpc_fraction)
+        head = self._cost(self._exit[k][None, :E], *f, tpc_fraction)
         m = np.asarray(attached, dtype=bool)[:, None, :]  # (C, 1, E)
         out = []
         for c_seg, c_head in ((seg.time_s, head.time_s), (seg.energy_j, head.energy_j)):
@@ -198,9 +228,8 @@ class XavierSpace:
             f[dom] = v[:, None]
         tpc = np.broadcast_to(np.asarray(tpc_fraction, dtype=np.float64), (D,))[:, None]
 
-        def cost(table):  # (D, S, 3) -> SegmentCost of (D, S)
-            return segment_cost(table[..., 0], table[..., 1], table[..., 2], f["gpu"], f["emc"], f["cpu"],
-                                self.params, self.voltage, board, tpc)
+        def cost(table):  # (D, S, W) -> SegmentCost of (D, S)
+            return self._cost(table, f["gpu"], f["emc"], f["cpu"], tpc)
 
         seg = cost(self._seg[k])
         head = cost(self._exit[k])
@@ -234,3 +263,32 @@ class XavierSpace:
         lat = (share[:, :-1] * path_t).sum(axis=1) + share[:, -1] * final_t
         en = (share[:, :-1] * path_e).sum(axis=1) + share[:, -1] * final_e
         return XavierResult(1e3 * lat, 1e3 * en, en / lat, acc, share, 1e3 * static_t, 1e3 * static_e)
+
+
+def final_accuracy(backbone: str, dataset: str, exit_set: str = "current") -> tuple[float | None, str | None]:
+    """Top-1 (%) of ``backbone``'s final classifier (the static network) and the exit set whose file
+    holds it: ``exit_set`` first, then the other sets; ``(None, None)`` where no file has it."""
+    for s in (exit_set,) + tuple(e for e in EXIT_SETS if e != exit_set):
+        if backbone in available_backbones(dataset, s):
+            return float(exit_accuracy(backbone, dataset, s)[-1]), s
+    return None, None
+
+
+def static_backbone(backbone: str, dataset: str = "cifar-100", gpu_mhz=None, emc_mhz=None, cpu_mhz=None, tpc_fraction=1.0,
+                    scope: str = "module", params: XavierParams | None = None, voltage: VoltageCurve | None = None,
+                    rails: OtherRails | None = None) -> dict[str, np.ndarray]:
+    """Latency (ms), energy (mJ) and power (W) per inference of the static ``backbone`` (stem,
+    every block, final head; no exits) at the given levels (MHz, default the highest; scalars or
+    arrays that broadcast). Needs no exit accuracies, so every backbone a0..a6 has it."""
+    check_backbone(backbone)
+    board = load_board()
+    f = {d: np.asarray(board.max_mhz(d) if v is None else v, dtype=np.float64) for d, v in (("gpu", gpu_mhz), ("emc", emc_mhz), ("cpu", cpu_mhz))}
+    for d, v in f.items():
+        board.level_index(d, v)
+    w = load_backbone(backbone, dataset)
+    tab = work_rows(np.vstack([w.stem, w.blocks, w.head]))  # (S, W)
+    shape = np.broadcast_shapes(*(v.shape for v in f.values()), np.shape(tpc_fraction))
+    c = segment_cost(tab.reshape((tab.shape[0],) + (1,) * len(shape) + (tab.shape[1],)), f["gpu"], f["emc"], f["cpu"], params, voltage,
+                     board, tpc_fraction, scope, rails)
+    t, e = c.time_s.sum(axis=0), c.energy_j.sum(axis=0)
+    return {"latency_ms": 1e3 * t, "energy_mj": 1e3 * e, "power_w": e / t, "gpu_rail_energy_mj": 1e3 * c.gpu_energy_j.sum(axis=0)}

@@ -2,12 +2,17 @@
 HADAS design (AttentiveNAS backbone, early exits, exit policy, DVFS) on the Jetson AGX Xavier model.
 
     codesign-gym costmodel xavier --backbone a0 --dataset cifar-100 [--exits none|all|1,4,...]
-        [--policy oracle|threshold] [--threshold T] [--gpu-mhz F --emc-mhz F --cpu-mhz F | --power-mode NAME] --json
+        [--policy oracle|threshold] [--threshold T] [--gpu-mhz F --emc-mhz F --cpu-mhz F | --power-mode NAME]
+        [--energy-scope module|gpu_rail] --json
 
 Without frequencies it runs at MAXN (every domain at its highest level). With ``--power-mode``
 the highest levels under that mode's caps are used (and its powered GPU TPCs); given frequencies
 must be real levels at or below the mode's caps. Exits are numbered as in HADAS's exit_perf files
-(1 = the first exit position).
+(1 = the first exit position). ``--exits none`` prices the static backbone, which needs no exit
+accuracies (every backbone a0..a6); its accuracy is the final classifier's from the exit file that
+has it (``accuracy_from``; ``null`` where none does). ``--energy-scope``: ``module`` (every module
+rail, comparable with HADAS's measurements; default) or ``gpu_rail`` (the GPU rail alone, what the
+measured perf_prediction power rows are).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def add_xavier_parser(commands: argparse._SubParsersAction) -> None:
     x.add_argument("--emc-mhz", type=float, default=None, help="EMC (memory) level in MHz (default: the highest allowed)")
     x.add_argument("--cpu-mhz", type=float, default=None, help="CPU level in MHz (default: the highest allowed)")
     x.add_argument("--power-mode", default=None, help="nvpmodel mode: MAXN, MODE_10W, MODE_15W, MODE_30W_ALL, ... (default: none, MAXN levels)")
+    x.add_argument("--energy-scope", default="module",
+                   help="module (every module rail, as HADAS measured) | gpu_rail (the GPU rail alone) (default: module)")
     x.add_argument("--json", action="store_true", help="print one JSON object")
     x.set_defaults(handler=run_xavier)
 
@@ -52,18 +59,25 @@ def parse_exits(text: str, num_exits: int, backbone: str) -> list[int]:
 
 def xavier_report(backbone: str, dataset: str = "cifar-100", exits: str = "none", policy: str = "oracle", threshold: float = 0.8,
                   gpu_mhz: float | None = None, emc_mhz: float | None = None, cpu_mhz: float | None = None,
-                  power_mode: str | None = None, exit_set: str = "current") -> dict[str, object]:
+                  power_mode: str | None = None, exit_set: str = "current", energy_scope: str = "module") -> dict[str, object]:
     """The JSON fields for one design: ``latency_ms``, ``energy_mj``, ``power_w`` and ``accuracy`` (%)
     per inference, and the design with its exit shares."""
     import numpy as np
 
     from codesign_gym.costmodels.xavier import POLICIES, POLICY_LABELS, XavierSpace, load_board
-    from codesign_gym.costmodels.xavier.exits import check_threshold
+    from codesign_gym.costmodels.xavier.backbones import check_backbone, check_dataset, load_backbone
+    from codesign_gym.costmodels.xavier.evaluate import final_accuracy, static_backbone
+    from codesign_gym.costmodels.xavier.exits import EXIT_SETS, check_threshold
+    from codesign_gym.costmodels.xavier.model import check_scope
 
     if policy not in POLICIES:
         raise ValueError(f"--policy {policy!r}: expected one of {list(POLICIES)}")
+    if exit_set not in EXIT_SETS:
+        raise ValueError(f"exit_set {exit_set!r} is not known; expected one of {EXIT_SETS}")
     check_threshold(threshold)
-    space = XavierSpace(dataset, exit_set, backbones=(backbone,))
+    check_scope(energy_scope)
+    check_dataset(dataset)
+    check_backbone(backbone)
     board = load_board()
     mode = board.mode(power_mode) if power_mode is not None else None
     freqs = {}
@@ -73,20 +87,30 @@ def xavier_report(backbone: str, dataset: str = "cifar-100", exits: str = "none"
         else:
             board.level_index(dom, val, power_mode)
             freqs[dom] = float(val)
-    chosen = parse_exits(exits, int(space.num_exits[0]), backbone)
+    tpc = 1.0 if mode is None else mode.active_tpc_fraction
+    chosen = parse_exits(exits, load_backbone(backbone, dataset).config.num_exits, backbone)
+    common = {"backbone": backbone, "dataset": dataset, "exits": chosen, "gpu_mhz": freqs["gpu"], "emc_mhz": freqs["emc"],
+              "cpu_mhz": freqs["cpu"], "power_mode": power_mode or "MAXN", "energy_scope": energy_scope}
+    if not chosen:  # the static backbone: no exit accuracies needed
+        r = static_backbone(backbone, dataset, freqs["gpu"], freqs["emc"], freqs["cpu"], tpc, energy_scope)
+        acc, source = final_accuracy(backbone, dataset, exit_set)
+        return {"latency_ms": float(r["latency_ms"]), "energy_mj": float(r["energy_mj"]), "power_w": float(r["power_w"]), "accuracy": acc,
+                **common, "accuracy_from": source, "policy": "static (no exits)", "threshold": None, "exit_share": [1.0],
+                "static_energy_mj": float(r["energy_mj"]), "gpu_rail_energy_mj": float(r["gpu_rail_energy_mj"])}
+    space = XavierSpace(dataset, exit_set, backbones=(backbone,), scope=energy_scope)
     mask = np.zeros((1, space.max_exits), dtype=bool)
     mask[0, np.array(chosen, dtype=np.int64) - 1] = True
-    r = space.evaluate([0], mask, policy, threshold, freqs["gpu"], freqs["emc"], freqs["cpu"], 1.0 if mode is None else mode.active_tpc_fraction)
+    r = space.evaluate([0], mask, policy, threshold, freqs["gpu"], freqs["emc"], freqs["cpu"], tpc)
     return {
         "latency_ms": float(r.latency_ms[0]), "energy_mj": float(r.energy_mj[0]), "power_w": float(r.power_w[0]),
-        "accuracy": float(r.accuracy[0]), "backbone": backbone, "dataset": dataset, "exits": chosen, "policy": POLICY_LABELS[policy],
-        "threshold": threshold if policy == "threshold" else None, "gpu_mhz": freqs["gpu"], "emc_mhz": freqs["emc"], "cpu_mhz": freqs["cpu"],
-        "power_mode": power_mode or "MAXN", "exit_share": [round(float(v), 6) for v in r.exit_share[0, list(np.array(chosen) - 1) + [-1]]],
+        "accuracy": float(r.accuracy[0]), **common, "accuracy_from": exit_set, "policy": POLICY_LABELS[policy],
+        "threshold": threshold if policy == "threshold" else None,
+        "exit_share": [round(float(v), 6) for v in r.exit_share[0, list(np.array(chosen) - 1) + [-1]]],
         "static_energy_mj": float(r.static_energy_mj[0]),
     }
 
 
 def run_xavier(args: argparse.Namespace) -> int:
     report = xavier_report(args.backbone, args.dataset, args.exits, args.policy, args.threshold, args.gpu_mhz, args.emc_mhz,
-                           args.cpu_mhz, args.power_mode, args.exit_set)
+                           args.cpu_mhz, args.power_mode, args.exit_set, args.energy_scope)
     return print_report(report, args.json, key_width=18)

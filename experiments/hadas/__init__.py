@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from codesign_gym.costmodels.xavier import DATASET_CLASSES, EXIT_SETS, POLICIES
+from codesign_gym.costmodels.xavier.model import SCOPES
 from codesign_gym.agents.rllib.run_options import ONE_STEP_EPISODES
 from codesign_gym.experiments.runner.spec import METHOD, ExperimentDef, option
 
@@ -29,11 +30,13 @@ METHOD_OPTIONS = {**ONE_STEP_EPISODES, "batch_size": 64}
 
 @dataclasses.dataclass(frozen=True)
 class HadasOptions:
-    """The problem (``dataset``, ``exit_set``, ``policy``) and the nested NSGA-II's sizes."""
+    """The problem (``dataset``, ``exit_set``, ``policy``, ``energy_scope``) and the nested NSGA-II's sizes."""
 
     dataset: str = option("cifar-100", "dataset of the exit accuracies", choices=tuple(DATASET_CLASSES))
     exit_set: str = option("current", "exit head data: current (a0..a5) or old_res (older head, a0..a6)", choices=EXIT_SETS)
     policy: str = option("threshold", "exit policy the searches optimise: threshold (modelled) or oracle (upper bound)", choices=POLICIES)
+    energy_scope: str = option("module", "what the energy counts: module (every module rail, as HADAS measured) or gpu_rail "
+                               "(the GPU rail alone)", choices=SCOPES)
     outer_population: int = option(64, "HADAS outer NSGA-II population (as HADAS)", role=METHOD)
     inner_population: int = option(10, "HADAS inner NSGA-II population (as HADAS)", role=METHOD)
     inner_generations: int = option(2, "inner generations per outer trial", role=METHOD)
@@ -41,7 +44,7 @@ class HadasOptions:
     def __post_init__(self) -> None:
         from codesign_gym.agents.hadas import check_populations
 
-        for name, allowed in (("dataset", tuple(DATASET_CLASSES)), ("exit_set", EXIT_SETS), ("policy", POLICIES)):
+        for name, allowed in (("dataset", tuple(DATASET_CLASSES)), ("exit_set", EXIT_SETS), ("policy", POLICIES), ("energy_scope", SCOPES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} {getattr(self, name)!r} is not known; expected one of {list(allowed)}")
         check_populations(self.outer_population, self.inner_population, self.inner_generations)
@@ -51,10 +54,8 @@ def problems(options: HadasOptions) -> list:
     """The one problem: the scalarized EarlyExitDVFS problem of ``options`` (every method on it)."""
     from codesign_gym.envs.early_exit_dvfs import EarlyExitDVFSProblem
 
-    return [(EarlyExitDVFSProblem(dataset=options.dataset, exit_set=options.exit_set, policy=options.policy), None)]
-
-
-
+    return [(EarlyExitDVFSProblem(dataset=options.dataset, exit_set=options.exit_set, policy=options.policy,
+                                  energy_scope=options.energy_scope), None)]
 
 
 EXPERIMENT = ExperimentDef(

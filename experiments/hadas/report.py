@@ -109,7 +109,7 @@ def write_report(output_dir: str | Path, options) -> list[Path]:
     hv_rows = hypervolume_rows(archives, problem.energy_ref_mj)
     evals = min((int(r["evals"]) for r in hv_rows), default=0)  # RL may run past the budget to the end of a batch
     fit = stored_fit()["errors"]
-    held = {s: f"{fit['latency'][s]['mape_pct']:.1f}% / {fit['power'][s]['mape_pct']:.1f}%" for s in ("test_dim1", "test_dim2", "test_dim3")}
+    held = ", ".join(f"{s} {fit['latency'][s]['mape_pct']:.1f}% / {fit['power'][s]['mape_pct']:.1f}%" for s in ("test_dim1", "test_dim2", "test_dim3"))
     text = (
         f"# HADAS on the Jetson AGX Xavier model: {problem.label}\n\n"
         f"Budget {evals} design evaluations per method and seed; hypervolume of each run's archive in (energy / "
@@ -119,9 +119,13 @@ def write_report(output_dir: str | Path, options) -> list[Path]:
         "Oracle: an input leaves at the first attached exit that is right (upper bound). Threshold: it leaves at the first attached "
         "exit whose modelled confidence reaches the threshold (modelled, realizable).\n\n"
         f"{render_table(reduction_rows(problem, front_exit_masks(archives, problem.max_exits)))}\n\n"
+        f"Energy scope of the runs: {problem.energy_scope}.\n\n"
         "## The model vs HADAS's measurements (CIFAR-100, older exit head for a6)\n\n"
+        "Module scope (every rail). HADAS's static a0 energy calibrates the one model number no shipped measurement "
+        "determines (the non-GPU rails' power at the highest levels); a6 is the check. `model_base_gpu_rail_mJ`: the GPU rail "
+        "alone, the rail the fitted perf_prediction rows measure.\n\n"
         f"{render_table(measured_comparison())}\n\n"
-        f"Held-out error of the fitted scale (MAPE latency / power): {held}.\n"
+        f"Held-out error of the fitted model on the perf_prediction test splits (MAPE latency / GPU-rail power): {held}.\n"
     )
     md = output_dir / "hadas.md"
     md.write_text(text)

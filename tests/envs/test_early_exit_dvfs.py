@@ -50,16 +50,16 @@ def test_problem_declares_its_space_objectives_label_and_options(problem, constr
 
 
 def test_fitness_is_the_old_score_seeded(problem, constrained):
-    """The fitness methods minimise is the one the problem's ``score`` gave before the contract."""
+    """The fitness methods minimise, seeded (values of the per-rail cost model, module scope)."""
     designs = np.random.default_rng(0).integers(0, problem.design_nvec, size=(5, problem.design_nvec.size))
     np.testing.assert_allclose(problem.evaluate(designs).fitness,
-                               [0.308091078524417, 1.8107439009334672, -0.28952357533628265, 0.33147755224452957, 0.2583296441117302], rtol=1e-12)
+                               [0.1978990456529648, 1.1881965683628042, -0.36585096431898184, 0.02829765108489113, -0.2307038806628381], rtol=1e-12)
     designs = np.random.default_rng(0).integers(0, constrained.design_nvec, size=(5, constrained.design_nvec.size))
     designs[0] = [0] + [1] * constrained.max_exits + TOP
     ev = constrained.evaluate(designs)
-    np.testing.assert_allclose(ev.fitness, [0.4263031659968478, 16.03179262219285, 9.409377018295277, 20.92172193952934, 17.27388837510682],
+    np.testing.assert_allclose(ev.fitness, [0.3544038813727868, 13.011000973891203, 0.45884967037691693, 17.417389583263414, 13.061619512570273],
                                rtol=1e-12)
-    assert ev.feasible.tolist() == [True, False, False, False, False]
+    assert ev.feasible.tolist() == [True, False, True, False, False]
 
 
 def test_evaluate_metrics_have_units_and_shapes(problem):
@@ -147,6 +147,20 @@ def test_constrained_objective_ranks_infeasible_below_feasible(constrained):
     assert (m["energy_mj"] <= p.energy_max_mj + 1e-9).all()
 
 
+def test_energy_scope_option(problem):
+    """``energy_scope``: every module rail (default, comparable with HADAS) or the GPU rail alone;
+    same latency and accuracy, the label and options carry a non-default scope."""
+    gpu = EarlyExitDVFSProblem(energy_scope="gpu_rail")
+    assert problem.energy_scope == "module" and problem.options["energy_scope"] == "module"
+    assert gpu.label == "cifar-100|current|threshold|gpu_rail" and EarlyExitDVFSProblem(**gpu.options).energy_scope == "gpu_rail"
+    designs = problem.space.sample(np.random.default_rng(1), 8)
+    a, b = problem.evaluate(designs).metrics, gpu.evaluate(designs).metrics
+    np.testing.assert_allclose(a["latency_ms"], b["latency_ms"]) and np.testing.assert_allclose(a["accuracy"], b["accuracy"])
+    assert (b["energy_mj"] < a["energy_mj"]).all() and (b["power_w"] < 20).all() and (a["power_w"] > 10).all()
+    env = EarlyExitDVFSEnv(energy_scope="gpu_rail")
+    assert env.problem.energy_scope == "gpu_rail"
+
+
 def test_power_mode_limits_the_levels():
     p = EarlyExitDVFSProblem(power_mode="MODE_10W")
     assert p.levels["gpu"][-1] == 522.75 and p.tpc_fraction == 0.5 and p.levels["emc"][-1] == 1065.6
@@ -158,7 +172,8 @@ def test_power_mode_limits_the_levels():
      (dict(thresholds=(0.5, 1.2)), "1.2"), (dict(thresholds=()), "non-empty"), (dict(objective="constrained"), "needs accuracy_target"),
      (dict(accuracy_target=120.0), "accuracy_target=120.0"), (dict(deadline_ms=-1.0), "deadline_ms=-1.0"),
      (dict(power_mode="TURBO"), "'TURBO'"), (dict(backbones=("a9",)), "'a9'"), (dict(dataset="mnist"), "'mnist'"),
-     (dict(accuracy_weight=0.0, energy_weight=0.0), "both 0"), (dict(energy_weight=-1), "energy_weight=-1")],
+     (dict(accuracy_weight=0.0, energy_weight=0.0), "both 0"), (dict(energy_weight=-1), "energy_weight=-1"),
+     (dict(energy_scope="wall"), "'wall'")],
 )
 def test_bad_options_raise_clear_errors(options, match):
     with pytest.raises(ValueError, match=match):
