@@ -2,6 +2,7 @@
 
 from codesign_gym.agents.search.base import Search, SearchMethod, run_search
 from codesign_gym.agents.search.evolution import CMAES, RegularizedEvolution
+from codesign_gym.agents.search.finetune import FineTuningGA, name_groups
 from codesign_gym.agents.search.methods import (
     SEARCH_METHODS,
     BayesianOptimization,
@@ -12,6 +13,6 @@ from codesign_gym.agents.search.methods import (
 )
 
 __all__ = [
-    "BayesianOptimization", "CMAES", "GeneticAlgorithm", "RandomSearch", "RegularizedEvolution",
-    "SEARCH_METHODS", "Search", "SearchMethod", "SimulatedAnnealing", "make_search_method", "run_search",
+    "BayesianOptimization", "CMAES", "FineTuningGA", "GeneticAlgorithm", "RandomSearch", "RegularizedEvolution",
+    "SEARCH_METHODS", "Search", "SearchMethod", "SimulatedAnnealing", "make_search_method", "name_groups", "run_search",
 ]

@@ -6,8 +6,10 @@
 optimum as the ``exact`` row (multiple-choice knapsack, separable objectives only; every
 ``gap_to_opt`` refers to it), then runs each method x seed for ``N`` whole-design evaluations
 (RL: episodes). RL methods train ConfuciuX's LSTM policy, one sequence per episode of ``L``
-layers; ``rl_ga`` is ConfuciuX's REINFORCE then GA. The generic summary and convergence plot are
-the report.
+layers; ``rl_ga`` is ConfuciuX's REINFORCE then its fine-tuning GA, with ConfuciuX's split of the
+budget (at 3,673: 333 episodes, then the GA; see
+:class:`~codesign_gym.agents.rllib.method.RLThenGA`). The generic summary and convergence plot
+are the report (``codesign-gym report DIR``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import dataclasses
 
 from codesign_gym.experiments.runner.spec import METHOD, ExperimentDef, option
 
-#: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget).
+#: Design evaluations ConfuciuX's RL+GA used in its MobileNetV2/ResNet-50 runs (our anchor budget):
+#: its 500 epochs, 333 REINFORCE episodes then 167 GA generations of 20 designs.
 CONFUCIUX_BUDGET = 3673
 OBJECTIVES = ("latency", "energy", "edp")
 

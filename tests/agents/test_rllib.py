@@ -120,14 +120,34 @@ def test_after_training_hook_gets_the_trained_algorithm():
 
 
 def test_rl_then_ga_continues_one_trace_to_the_budget():
-    """ConfuciuX's two stages: REINFORCE for 2/3 of the budget, then the GA to exactly the budget."""
-    problem = ResourceAssignmentProblem(workload="cfx/alexnet", dataflow="dla")
+    """ConfuciuX's two stages: REINFORCE for its share of the budget (here one batch), then the
+    fine-tuning GA, seeded with REINFORCE's best design, to exactly the budget."""
+    problem = CountingProblem(ResourceAssignmentProblem(workload="cfx/alexnet", dataflow="dla"))
     method = RLThenGA(module="lstm", episode_length=problem.num_layers, envs_per_runner=8, episodes_per_batch=8, batch_size=8)
+    assert method.rl_episodes(48) == 4  # 48 * 2 // (2 + 20): one batch of 8 episodes
     trace = method.run(problem, 48, seed=0)
-    _check_trace(trace, problem, 48)
+    _check_trace(trace, problem.problem, 48)
     assert trace.method == "rl_ga" and [p.evals for p in trace.points] == [8, 16, 24, 32, 40, 48]
+    assert len(problem.designs) == 48
+    # the GA's first children are small changes of REINFORCE's best design
+    rl_best = trace.points[0].best_design
+    children = np.array(problem.designs[8:16])
+    assert rl_best is not None and trace.points[0].feasible
+    assert np.any(children != rl_best) and np.all(np.count_nonzero(children != rl_best, axis=1) <= 5)  # 3 mutations, 1 swap
     optimum = problem.optimum()
     assert optimum is None or trace.last.best_objective >= optimum.objective * (1 - 1e-12)
+
+
+def test_rl_then_ga_splits_the_budget_as_confuciux_and_checks_its_ga_options():
+    """ConfuciuX's 500 epochs: 333 REINFORCE episodes, then 167 GA generations of 20 designs = 3,673 evaluations."""
+    method = RLThenGA()
+    assert method.rl_episodes(3673) == 333 and 3673 - 333 == 167 * 20
+    assert method.ga == {"parents": 4} and RLThenGA(ga={"parents": 8}).ga == {"parents": 8}
+    assert RLThenGA(ga={"population": 10}).rl_episodes(600) == 600 * 2 // 12
+    with pytest.raises(ValueError, match="crossover"):
+        RLThenGA(ga={"crossover": 0.5})
+    with pytest.raises(ValueError, match="population=1"):
+        RLThenGA(ga={"population": 1})
 
 
 def test_design_callback_is_the_only_rllib_callback():

@@ -138,3 +138,80 @@ def test_bad_options_fail_before_anything_is_written(tmp_path, options, match):
     with pytest.raises(ValueError, match="'dqn'"):
         run_experiment(_spec(out, ("dqn",)), progress=lambda _: None)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- ConfuciuX's fine-tuning GA (rl_ga's second stage)
+def _alexnet():
+    [(problem, _)] = EXPERIMENT.problems(ALEXNET)
+    return problem
+
+
+def test_finetune_ga_first_generation_is_made_of_the_seed_design():
+    """ConfuciuX hands the GA one design with its known fitness: the first ask is population - 1
+    children of it, each at most ``tries`` genes moved by at most ``max_step`` levels plus one swap;
+    without the fitness the seed is priced first."""
+    from codesign_gym.agents.search import FineTuningGA, name_groups
+
+    problem = _alexnet()
+    seed = problem.optimum().design
+    ga = FineTuningGA(problem.design_nvec, seed=0, groups=name_groups(problem.space.names, problem.design_nvec), seed_design=seed,
+                      seed_fitness=float(problem.evaluate(seed[None, :]).fitness[0]), swap_rate=0.0)
+    children = ga.ask(ga.preferred_batch)
+    assert children.shape == (19, 10) and ga.preferred_batch == 19
+    assert np.all(np.count_nonzero(children != seed, axis=1) <= 3) and np.all(np.abs(children - seed) <= 6)
+    unpriced = FineTuningGA(problem.design_nvec, seed=0, seed_design=seed)
+    first = unpriced.ask(20)
+    assert np.array_equal(first[0], seed) and len(first) == 20
+
+
+def test_finetune_ga_swaps_stay_within_a_kind_of_gene():
+    from codesign_gym.agents.search import FineTuningGA, name_groups
+
+    problem = _alexnet()
+    groups = name_groups(problem.space.names, problem.design_nvec)
+    assert [g.tolist() for g in groups] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]  # the PE levels, the buffer levels
+    seed = np.array([0, 3, 5, 7, 11, 1, 2, 4, 8, 10])
+    ga = FineTuningGA(problem.design_nvec, seed=1, groups=groups, seed_design=seed, seed_fitness=1.0, tries=0, swap_rate=1.0)
+    for child in ga.ask(19):  # one swap each: each kind keeps its values
+        assert sorted(child[:5]) == sorted(seed[:5]) and sorted(child[5:]) == sorted(seed[5:])
+    with pytest.raises(ValueError, match="same number of levels"):
+        FineTuningGA(np.array([2, 3]), groups=[np.array([0, 1])])
+    with pytest.raises(ValueError, match="parents=21"):
+        FineTuningGA(problem.design_nvec, parents=21)
+    with pytest.raises(ValueError, match="seed_design"):
+        FineTuningGA(problem.design_nvec, seed_design=np.full(10, 99), seed_fitness=1.0)
+
+
+def test_finetune_ga_improves_on_its_seed_and_is_deterministic():
+    """From a random feasible design, 200 evaluations on AlexNet: better, never below the optimum,
+    the budget exactly, the same run for the same seed; the seed is not priced again."""
+    from codesign_gym.agents.method import BestSoFar
+    from codesign_gym.agents.search import FineTuningGA, name_groups, run_search
+
+    problem = _alexnet()
+    designs = problem.space.sample(np.random.default_rng(0), 8)
+    ev = problem.evaluate(designs)
+    i = int(np.argmin(ev.fitness))
+    assert ev.feasible[i]
+
+    def once():
+        priced = []
+
+        class Counting:
+            def __getattr__(self, name):
+                return getattr(problem, name)
+
+            def evaluate(self, d):
+                priced.extend(map(tuple, d))
+                return problem.evaluate(d)
+
+        best = BestSoFar("ga")
+        best.seed_best(designs[i], ev.fitness[i], ev.objective[i], True)
+        ga = FineTuningGA(problem.design_nvec, seed=3, groups=name_groups(problem.space.names, problem.design_nvec), seed_design=designs[i],
+                          seed_fitness=ev.fitness[i], parents=4)
+        return run_search(ga, Counting(), 200, None, best), priced
+
+    (a, priced), (b, _) = once(), once()
+    assert a.evals == 200 and len(priced) == 200 and tuple(designs[i]) not in priced[:19]
+    assert a.best_objective < ev.objective[i] and a.best_objective >= OPTIMUM
+    assert a.best_objective == b.best_objective and np.array_equal(a.last.best_design, b.last.best_design)
